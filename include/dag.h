@@ -1,0 +1,83 @@
+/* dag: the plan's rules as tasks and files, with edges, goals and a
+ * topological order.  Every task and edge keeps its plan location. */
+#ifndef PM_DAG_H
+#define PM_DAG_H
+
+#include <stddef.h>
+
+#include "diag.h"
+#include "util.h"
+
+struct plan;
+struct rule;
+
+enum task_state {
+	TASK_WAITING,		/* some dependency has not finished */
+	TASK_READY,		/* queued */
+	TASK_RUNNING,		/* a request is in flight */
+	TASK_DONE,		/* up to date or built */
+	TASK_FAILED,
+	TASK_SKIPPED		/* a dependency failed */
+};
+
+/* A file (or phony name) the plan mentions. */
+struct node {
+	char		*path;		/* owned, normalised */
+	struct task	*producer;	/* borrowed; NULL for a source file */
+	struct loc	 loc;		/* first mention */
+	int		 phony;
+	int		 hashed;	/* hash is valid */
+	char		 hash[65];	/* SHA-256 of the content */
+};
+
+struct task {
+	size_t		  id;		/* index in dag->tasks */
+	struct rule	 *rule;		/* borrowed from the plan */
+	const char	 *name;		/* the first target's path */
+	struct node	**outs;		/* owned array, borrowed nodes */
+	size_t		  nouts;
+	struct node	**ins;		/* prerequisites in rule order */
+	size_t		  nins;
+	struct task	**deps;		/* producers of ins, each once */
+	size_t		  ndeps;
+	struct task	**rdeps;	/* tasks that depend on this one */
+	size_t		  nrdeps;
+	size_t		  rdepscap;
+	size_t		  nblocked;	/* deps not yet finished */
+	int		  state;	/* enum task_state */
+	int		  needed;	/* reachable from the goals */
+	int		  phony;	/* every target is .PHONY */
+	void		 *run;		/* the scheduler's per-task data */
+};
+
+struct dag {
+	struct task	**tasks;	/* owned, in plan order */
+	size_t		  ntasks;
+	struct node	**nodes;	/* owned, in order of first mention */
+	size_t		  nnodes;
+	size_t		  nodescap;
+	struct smap	  bypath;	/* path -> struct node * */
+	struct task	**order;	/* needed tasks, dependencies first */
+	size_t		  norder;
+};
+
+/* Build the graph of p.  Reports through diag a target made by two
+ * rules, a missing input file and a cycle (the whole cycle, a note for
+ * each member); returns NULL after any error. */
+struct dag	*dag_build(struct plan *p);
+void		 dag_free(struct dag *d);
+
+/* The node for path, or NULL.  path need not be normalised. */
+struct node	*dag_find(struct dag *d, const char *path);
+
+/* Mark what the goals need (all rules' default goal when ngoals is 0)
+ * and fill d->order.  A goal that no rule makes and no file provides is
+ * an error: -1 and *errp. */
+int		 dag_select(struct dag *d, struct plan *p, char *const *goals,
+		    size_t ngoals, char **errp);
+
+/* Normalise a relative path: drop "./" parts and repeated slashes.
+ * The caller frees the result. */
+char		*dag_normpath(const char *path);
+
+#endif

@@ -1,0 +1,84 @@
+/* util: allocation that never fails, growable buffers, a string map,
+ * files written whole, SHA-256.  The bottom of the module stack. */
+#ifndef PM_UTIL_H
+#define PM_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PM_NORETURN __attribute__((noreturn))
+#define PM_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* Print "planmake: " and the message to stderr, then exit 2. */
+PM_NORETURN void	fatal(const char *fmt, ...) PM_PRINTF(1, 2);
+
+/* Allocators: they die on out-of-memory and never return NULL. */
+void	*xmalloc(size_t size);
+void	*xcalloc(size_t n, size_t size);
+void	*xreallocarray(void *p, size_t n, size_t size);
+char	*xstrdup(const char *s);
+char	*xstrndup(const char *s, size_t n);
+/* Format into a new string at *strp.  The caller frees it. */
+int	 xasprintf(char **strp, const char *fmt, ...) PM_PRINTF(2, 3);
+
+/* A growable byte buffer, always NUL-terminated once data is non-NULL. */
+struct buf {
+	char	*data;		/* owned */
+	size_t	 len;
+	size_t	 cap;
+};
+
+void	 buf_grow(struct buf *b, size_t extra);
+void	 buf_add(struct buf *b, const void *p, size_t n);
+void	 buf_addstr(struct buf *b, const char *s);
+void	 buf_addc(struct buf *b, int c);
+void	 buf_printf(struct buf *b, const char *fmt, ...) PM_PRINTF(2, 3);
+/* Hand the contents to the caller (never NULL) and reset b. */
+char	*buf_detach(struct buf *b);
+void	 buf_free(struct buf *b);
+
+/* A map from strings to pointers, open addressing.  Keys are copied. */
+struct smap {
+	char	**keys;
+	void	**vals;
+	size_t	  cap;		/* a power of two, or 0 */
+	size_t	  len;
+};
+
+/* The value stored under key, or NULL. */
+void	*smap_get(const struct smap *m, const char *key);
+/* The value under the first n bytes of key, or NULL. */
+void	*smap_getn(const struct smap *m, const char *key, size_t n);
+/* Store val under key, replacing any old value; returns the old value. */
+void	*smap_put(struct smap *m, const char *key, void *val);
+/* Free the keys and tables (not the values). */
+void	 smap_free(struct smap *m);
+/* The FNV-1a hash of n bytes. */
+uint64_t hash_bytes(const void *p, size_t n);
+
+/* Read a whole file into b (appending).  -1 and *errp on failure. */
+int	 file_read(const char *path, struct buf *b, char **errp);
+/* Write a file whole or not at all: a temporary file in the same
+ * directory, written, flushed with fsync when sync is set, then renamed
+ * over path.  Missing directories are created; an existing file's mode
+ * is kept. */
+int	 file_write_atomic(const char *path, const void *data, size_t len,
+	    int sync, char **errp);
+/* Create dir and its parents.  An existing directory is fine. */
+int	 mkdir_p(const char *dir, char **errp);
+/* The directory part of path ("." when there is none).  Caller frees. */
+char	*path_dirname(const char *path);
+/* dir/name, or name alone when dir is "." or name is absolute. */
+char	*path_join(const char *dir, const char *name);
+
+/* SHA-256 of n bytes as 64 lower-case hex digits and a NUL. */
+void	 sha256_hex(const void *p, size_t n, char out[65]);
+
+/* Whether the n bytes at s are valid UTF-8.  On failure *bad is the
+ * offset of the first bad byte. */
+int	 utf8_valid(const char *s, size_t n, size_t *bad);
+
+/* Monotonic time in seconds. */
+double	 now_mono(void);
+
+#endif

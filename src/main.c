@@ -1,0 +1,286 @@
+/* planmake: the command line. */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dag.h"
+#include "diag.h"
+#include "log.h"
+#include "plan.h"
+#include "request.h"
+#include "sched.h"
+#include "util.h"
+
+#define PLANMAKE_VERSION "0.1.0"
+
+static void
+usage(FILE *f)
+{
+	fputs("usage: planmake [-f PLANFILE] [-C DIR] [-j N] [-k] [-n] [-q] "
+	    "[-s] [-B] [-v]\n"
+	    "                [-d CATEGORIES] [--offline] [--refresh] "
+	    "[NAME=value...] [TARGET...]\n"
+	    "       planmake -t TOOL [ARGS]   (check, list, graph, prompt)\n",
+	    f);
+}
+
+/* Find the plan file: -f, else Planfile, else plan.yaml. */
+static const char *
+find_plan(const char *given)
+{
+	struct stat st;
+
+	if (given != NULL)
+		return given;
+	if (stat("Planfile", &st) == 0)
+		return "Planfile";
+	if (stat("plan.yaml", &st) == 0)
+		return "plan.yaml";
+	return NULL;
+}
+
+/* -t list: each task, its targets, tier and model. */
+static int
+tool_list(struct plan *p, struct dag *d)
+{
+	struct spec sp;
+	char *err = NULL;
+	size_t i, k;
+
+	for (i = 0; i < d->ntasks; i++) {
+		struct task *t = d->tasks[i];
+
+		if (t->rule->prompt == NULL)
+			continue;
+		memset(&sp, 0, sizeof(sp));
+		if (request_spec(&sp, p, t, &err) == -1) {
+			log_error("%s", err);
+			free(err);
+			return 2;
+		}
+		for (k = 0; k < t->nouts; k++)
+			printf("%s%s", k ? " " : "", t->outs[k]->path);
+		printf("\t%s\t%s:%s\n", sp.tier, sp.provider, sp.model);
+		spec_clear(&sp);
+	}
+	return 0;
+}
+
+/* Print s quoted for Graphviz. */
+static void
+dot_quote(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			putchar('\\');
+		putchar(*s);
+	}
+	putchar('"');
+}
+
+/* -t graph: files and tasks in Graphviz dot. */
+static int
+tool_graph(struct dag *d)
+{
+	size_t i, k;
+
+	puts("digraph planmake {\n\trankdir=LR;\n\tnode [shape=box];");
+	for (i = 0; i < d->ntasks; i++) {
+		struct task *t = d->tasks[i];
+
+		for (k = 0; k < t->nins; k++) {
+			putchar('\t');
+			dot_quote(t->ins[k]->path);
+			fputs(" -> ", stdout);
+			dot_quote(t->name);
+			puts(";");
+		}
+		for (k = 1; k < t->nouts; k++) {
+			putchar('\t');
+			dot_quote(t->name);
+			fputs(" -> ", stdout);
+			dot_quote(t->outs[k]->path);
+			puts(" [style=dashed];");
+		}
+	}
+	puts("}");
+	return 0;
+}
+
+/* -t prompt TARGET: the system text and the user turn that would be
+ * sent for the task writing TARGET. */
+static int
+tool_prompt(struct plan *p, struct dag *d, int argc, char **argv)
+{
+	struct node *n;
+	struct spec sp;
+	char *err = NULL, *user;
+	size_t i;
+
+	if (argc != 1) {
+		log_error("-t prompt takes one target");
+		return 2;
+	}
+	if ((n = dag_find(d, argv[0])) == NULL || n->producer == NULL ||
+	    n->producer->rule->prompt == NULL) {
+		log_error("no task with a prompt makes '%s'", argv[0]);
+		return 2;
+	}
+	memset(&sp, 0, sizeof(sp));
+	if (request_spec(&sp, p, n->producer, &err) == -1 ||
+	    (user = request_user_text(&sp, n->producer, &err)) == NULL) {
+		log_error("%s", err);
+		free(err);
+		spec_clear(&sp);
+		return 1;
+	}
+	for (i = 0; i < n->producer->nins; i++) {
+		struct node *in = n->producer->ins[i];
+
+		if (!in->phony && in->producer && access(in->path, R_OK) != 0)
+			log_warning("'%s' is not built yet; the prompt would "
+			    "hold its content", in->path);
+	}
+	printf("model: %s:%s (tier %s), max_tokens %ld\n", sp.provider,
+	    sp.model, sp.tier, sp.max_tokens);
+	printf("--- system ---\n%s\n--- user ---\n%s", sp.system, user);
+	free(user);
+	spec_clear(&sp);
+	return 0;
+}
+
+/* Run -t TOOL. */
+static int
+run_tool(const char *tool, struct plan *p, struct dag *d, int argc,
+    char **argv)
+{
+	if (strcmp(tool, "check") == 0)
+		return 0;
+	if (strcmp(tool, "list") == 0)
+		return tool_list(p, d);
+	if (strcmp(tool, "graph") == 0)
+		return tool_graph(d);
+	if (strcmp(tool, "prompt") == 0)
+		return tool_prompt(p, d, argc, argv);
+	log_error("unknown tool '%s' (known: check, list, graph, prompt)",
+	    tool);
+	return 2;
+}
+
+int
+main(int argc, char **argv)
+{
+	enum { OPT_OFFLINE = 256, OPT_REFRESH, OPT_VERSION, OPT_HELP };
+	static const struct option longopts[] = {
+		{ "offline", no_argument, NULL, OPT_OFFLINE },
+		{ "refresh", no_argument, NULL, OPT_REFRESH },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sched_opts o = { .jobs = 4, .attempts = 3 };
+	const char *planfile = NULL, *dir = NULL, *tool = NULL, *path;
+	char **goals, *err = NULL, *end, *pdir, *lockfile, *statedir;
+	struct plan *p;
+	struct dag *d;
+	size_t ngoals = 0;
+	int c, rc, i;
+	long n;
+
+	p = plan_new();
+	while ((c = getopt_long(argc, argv, "+f:C:j:knqsBvd:t:h", longopts,
+	    NULL)) != -1) {
+		switch (c) {
+		case 'f': planfile = optarg; break;
+		case 'C': dir = optarg; break;
+		case 'j':
+			n = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || n < 1 ||
+			    n > 10000) {
+				log_error("-j wants a number from 1 to 10000, "
+				    "not '%s'", optarg);
+				return 2;
+			}
+			o.jobs = (int)n;
+			break;
+		case 'k': o.keep_going = 1; break;
+		case 'n': o.dry_run = 1; break;
+		case 'q': o.question = 1; break;
+		case 's': log_level = LOG_QUIET; diag_quiet(1); break;
+		case 'B': o.always = 1; break;
+		case 'v': log_level = LOG_VERBOSE; break;
+		case 'd':
+			if ((rc = log_parse_debug(optarg, &err)) == -1) {
+				log_error("%s", err);
+				return 2;
+			}
+			log_debug_mask |= rc;
+			break;
+		case 't': tool = optarg; break;
+		case OPT_OFFLINE: o.offline = 1; break;
+		case OPT_REFRESH: o.refresh = 1; break;
+		case OPT_VERSION:
+			puts("planmake " PLANMAKE_VERSION);
+			return 0;
+		case 'h':
+		case OPT_HELP:
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (dir != NULL && chdir(dir) == -1) {
+		log_error("cannot enter %s: %s", dir, strerror(errno));
+		return 2;
+	}
+
+	/* The rest: assignments anywhere, targets otherwise (or a tool's
+	 * arguments). */
+	goals = xcalloc((size_t)argc + 1, sizeof(*goals));
+	for (i = optind; i < argc; i++)
+		if (tool != NULL || plan_cmdline_var(p, argv[i]) == -1)
+			goals[ngoals++] = argv[i];
+
+	if ((path = find_plan(planfile)) == NULL) {
+		log_error("no Planfile or plan.yaml here (use -f FILE)");
+		return 2;
+	}
+	if (plan_load(p, path) == -1 || (d = dag_build(p)) == NULL) {
+		if (diag_nerrors() > 0)
+			fprintf(stderr, "%d error%s\n", diag_nerrors(),
+			    diag_nerrors() == 1 ? "" : "s");
+		return 2;
+	}
+	if (tool != NULL) {
+		rc = run_tool(tool, p, d, (int)ngoals, goals);
+		goto out;
+	}
+	if (dag_select(d, p, goals, ngoals, &err) == -1) {
+		log_error("%s", err);
+		free(err);
+		rc = 2;
+		goto out;
+	}
+	pdir = path_dirname(path);
+	lockfile = path_join(pdir, "planmake.lock");
+	statedir = path_join(pdir, ".planmake");
+	o.lockfile = lockfile;
+	o.statedir = statedir;
+	rc = sched_run(p, d, &o);
+	free(pdir);
+	free(lockfile);
+	free(statedir);
+out:
+	dag_free(d);
+	plan_free(p);
+	free(goals);
+	return rc;
+}

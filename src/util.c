@@ -1,0 +1,485 @@
+#include "util.h"
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("planmake: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+void *
+xmalloc(size_t size)
+{
+	void *p;
+
+	if ((p = malloc(size ? size : 1)) == NULL)
+		fatal("out of memory");
+	return p;
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	void *p;
+
+	if ((p = calloc(n ? n : 1, size ? size : 1)) == NULL)
+		fatal("out of memory");
+	return p;
+}
+
+void *
+xreallocarray(void *p, size_t n, size_t size)
+{
+	if (size && n > SIZE_MAX / size)
+		fatal("out of memory");
+	if ((p = realloc(p, n * size > 0 ? n * size : 1)) == NULL)
+		fatal("out of memory");
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *p;
+
+	p = xmalloc(n + 1);
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+int
+xasprintf(char **strp, const char *fmt, ...)
+{
+	va_list ap, ap2;
+	int n;
+
+	va_start(ap, fmt);
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		fatal("bad format string");
+	*strp = xmalloc((size_t)n + 1);
+	vsnprintf(*strp, (size_t)n + 1, fmt, ap2);
+	va_end(ap2);
+	return n;
+}
+
+void
+buf_grow(struct buf *b, size_t extra)
+{
+	size_t need;
+
+	need = b->len + extra + 1;
+	if (need <= b->cap)
+		return;
+	if (b->cap == 0)
+		b->cap = 64;
+	while (b->cap < need)
+		b->cap *= 2;
+	b->data = xreallocarray(b->data, b->cap, 1);
+}
+
+void
+buf_add(struct buf *b, const void *p, size_t n)
+{
+	buf_grow(b, n);
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+void
+buf_addstr(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+void
+buf_addc(struct buf *b, int c)
+{
+	buf_grow(b, 1);
+	b->data[b->len++] = (char)c;
+	b->data[b->len] = '\0';
+}
+
+void
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap, ap2;
+	int n;
+
+	va_start(ap, fmt);
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		fatal("bad format string");
+	buf_grow(b, (size_t)n);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap2);
+	va_end(ap2);
+	b->len += (size_t)n;
+}
+
+char *
+buf_detach(struct buf *b)
+{
+	char *p;
+
+	p = b->data ? b->data : xstrdup("");
+	b->data = NULL;
+	b->len = b->cap = 0;
+	return p;
+}
+
+void
+buf_free(struct buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+uint64_t
+hash_bytes(const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= s[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* The slot of key in m: where it is, or the empty slot it would go in. */
+static size_t
+smap_slot(const struct smap *m, const char *key, size_t n)
+{
+	size_t i, mask;
+
+	mask = m->cap - 1;
+	i = (size_t)hash_bytes(key, n) & mask;
+	while (m->keys[i] != NULL) {
+		if (strncmp(m->keys[i], key, n) == 0 && m->keys[i][n] == '\0')
+			break;
+		i = (i + 1) & mask;
+	}
+	return i;
+}
+
+void *
+smap_getn(const struct smap *m, const char *key, size_t n)
+{
+	size_t i;
+
+	if (m->cap == 0)
+		return NULL;
+	i = smap_slot(m, key, n);
+	return m->keys[i] ? m->vals[i] : NULL;
+}
+
+void *
+smap_get(const struct smap *m, const char *key)
+{
+	return smap_getn(m, key, strlen(key));
+}
+
+/* Double the table, rehashing every key. */
+static void
+smap_resize(struct smap *m)
+{
+	struct smap n;
+	size_t i, j;
+
+	n.cap = m->cap ? m->cap * 2 : 16;
+	n.len = m->len;
+	n.keys = xcalloc(n.cap, sizeof(*n.keys));
+	n.vals = xcalloc(n.cap, sizeof(*n.vals));
+	for (i = 0; i < m->cap; i++) {
+		if (m->keys[i] == NULL)
+			continue;
+		j = smap_slot(&n, m->keys[i], strlen(m->keys[i]));
+		n.keys[j] = m->keys[i];
+		n.vals[j] = m->vals[i];
+	}
+	free(m->keys);
+	free(m->vals);
+	*m = n;
+}
+
+void *
+smap_put(struct smap *m, const char *key, void *val)
+{
+	size_t i, n;
+	void *old;
+
+	if (m->len + 1 > m->cap / 2)
+		smap_resize(m);
+	n = strlen(key);
+	i = smap_slot(m, key, n);
+	if (m->keys[i] != NULL) {
+		old = m->vals[i];
+		m->vals[i] = val;
+		return old;
+	}
+	m->keys[i] = xstrndup(key, n);
+	m->vals[i] = val;
+	m->len++;
+	return NULL;
+}
+
+void
+smap_free(struct smap *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->cap; i++)
+		free(m->keys[i]);
+	free(m->keys);
+	free(m->vals);
+	memset(m, 0, sizeof(*m));
+}
+
+int
+file_read(const char *path, struct buf *b, char **errp)
+{
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY)) == -1) {
+		xasprintf(errp, "cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		close(fd);
+		xasprintf(errp, "cannot read %s: Is a directory", path);
+		return -1;
+	}
+	if (fstat(fd, &st) == 0 && st.st_size > 0)
+		buf_grow(b, (size_t)st.st_size);
+	for (;;) {
+		buf_grow(b, 65536);
+		n = read(fd, b->data + b->len, b->cap - b->len - 1);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			xasprintf(errp, "cannot read %s: %s", path,
+			    strerror(errno));
+			close(fd);
+			return -1;
+		}
+		b->len += (size_t)n;
+	}
+	b->data[b->len] = '\0';
+	close(fd);
+	return 0;
+}
+
+int
+mkdir_p(const char *dir, char **errp)
+{
+	char *p, *s;
+
+	s = xstrdup(dir);
+	for (p = s + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		int end = *p == '\0';
+		*p = '\0';
+		if (mkdir(s, 0777) == -1 && errno != EEXIST) {
+			xasprintf(errp, "cannot create directory %s: %s", s,
+			    strerror(errno));
+			free(s);
+			return -1;
+		}
+		if (end)
+			break;
+		*p = '/';
+	}
+	free(s);
+	return 0;
+}
+
+char *
+path_dirname(const char *path)
+{
+	const char *slash;
+
+	if ((slash = strrchr(path, '/')) == NULL)
+		return xstrdup(".");
+	if (slash == path)
+		return xstrdup("/");
+	return xstrndup(path, (size_t)(slash - path));
+}
+
+char *
+path_join(const char *dir, const char *name)
+{
+	char *s;
+
+	if (name[0] == '/' || strcmp(dir, ".") == 0)
+		return xstrdup(name);
+	xasprintf(&s, "%s/%s", dir, name);
+	return s;
+}
+
+/* Write all n bytes to fd, retrying short writes. */
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = write(fd, p, n)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+file_write_atomic(const char *path, const void *data, size_t len, int sync,
+    char **errp)
+{
+	struct stat st;
+	char *dir, *tmp;
+	mode_t mode;
+	int fd;
+
+	dir = path_dirname(path);
+	if (mkdir_p(dir, errp) == -1) {
+		free(dir);
+		return -1;
+	}
+	free(dir);
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		xasprintf(errp, "cannot write %s: Is a directory", path);
+		return -1;
+	}
+	mode = stat(path, &st) == 0 ? st.st_mode & 07777 : 0;
+	xasprintf(&tmp, "%s.pm-tmp.%ld", path, (long)getpid());
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666)) == -1) {
+		xasprintf(errp, "cannot create %s: %s", tmp, strerror(errno));
+		free(tmp);
+		return -1;
+	}
+	if (write_all(fd, data, len) == -1 || (sync && fsync(fd) == -1) ||
+	    (mode && fchmod(fd, mode) == -1)) {
+		xasprintf(errp, "cannot write %s: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		free(tmp);
+		return -1;
+	}
+	if (close(fd) == -1 || rename(tmp, path) == -1) {
+		xasprintf(errp, "cannot write %s: %s", path, strerror(errno));
+		unlink(tmp);
+		free(tmp);
+		return -1;
+	}
+	free(tmp);
+	return 0;
+}
+
+void
+sha256_hex(const void *p, size_t n, char out[65])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[32];
+	unsigned int mdlen = sizeof(md);
+	int i;
+
+	if (EVP_Digest(p, n, md, &mdlen, EVP_sha256(), NULL) != 1)
+		fatal("SHA-256 failed");
+	for (i = 0; i < 32; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+int
+utf8_valid(const char *s, size_t n, size_t *bad)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i, k, need;
+	uint32_t cp;
+
+	for (i = 0; i < n; i += need + 1) {
+		if (u[i] < 0x80) {
+			need = 0;
+			continue;
+		}
+		if (u[i] >= 0xc2 && u[i] <= 0xdf)
+			need = 1, cp = u[i] & 0x1f;
+		else if (u[i] >= 0xe0 && u[i] <= 0xef)
+			need = 2, cp = u[i] & 0x0f;
+		else if (u[i] >= 0xf0 && u[i] <= 0xf4)
+			need = 3, cp = u[i] & 0x07;
+		else
+			goto fail;
+		if (i + need >= n)
+			goto fail;
+		for (k = 1; k <= need; k++) {
+			if ((u[i + k] & 0xc0) != 0x80)
+				goto fail;
+			cp = cp << 6 | (u[i + k] & 0x3f);
+		}
+		if ((need == 2 && (cp < 0x800 || (cp >= 0xd800 &&
+		    cp <= 0xdfff))) || (need == 3 && (cp < 0x10000 ||
+		    cp > 0x10ffff)))
+			goto fail;
+	}
+	return 1;
+fail:
+	if (bad)
+		*bad = i;
+	return 0;
+}
+
+double
+now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}

@@ -1,0 +1,84 @@
+# Shared by the command-line tests: a scratch directory, a fakellm of its
+# own, and TAP output.  Source it; it needs $PLANMAKE and $FAKELLM (set by
+# tests/run.sh; defaults for running one test by hand).
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+: "${PLANMAKE:=$top/build/san/planmake}"
+: "${FAKELLM:=$top/build/fakellm}"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+ntest=0
+nfail=0
+T=$(mktemp -d /tmp/planmake-test.XXXXXX)
+FAKEPID=
+trap 'cleanup' EXIT
+
+cleanup() {
+	stop_fake
+	rm -rf "$T"
+}
+
+ok() {		# ok NAME: a passed check
+	ntest=$((ntest + 1))
+	echo "ok $ntest - $1"
+}
+
+not_ok() {	# not_ok NAME WHY: a failed check
+	ntest=$((ntest + 1))
+	nfail=$((nfail + 1))
+	echo "not ok $ntest - $1: $2"
+}
+
+check() {	# check NAME COMMAND...: ok when the command succeeds
+	local name=$1
+	shift
+	if "$@"; then ok "$name"; else not_ok "$name" "failed: $*"; fi
+}
+
+# start_fake [fakellm options]: start a fakellm logging to $T/fake.log,
+# point planmake at it and set a key.
+start_fake() {
+	rm -f "$T/port"
+	: >"$T/fake.log"
+	"$FAKELLM" --port-file "$T/port" --log "$T/fake.log" "$@" \
+	    2>"$T/fake.err" &
+	FAKEPID=$!
+	for _ in $(seq 1 200); do
+		[ -s "$T/port" ] && break
+		sleep 0.02
+	done
+	[ -s "$T/port" ] || { echo "fakellm did not start"; cat "$T/fake.err"; exit 1; }
+	export ANTHROPIC_BASE_URL="http://127.0.0.1:$(cat "$T/port")"
+	export OPENAI_BASE_URL="$ANTHROPIC_BASE_URL/v1"
+	export ANTHROPIC_API_KEY=test-key-not-secret
+}
+
+stop_fake() {
+	if [ -n "$FAKEPID" ]; then
+		kill "$FAKEPID" 2>/dev/null
+		wait "$FAKEPID" 2>/dev/null
+		FAKEPID=
+	fi
+}
+
+requests() {	# requests: how many requests fakellm has logged
+	grep -c . "$T/fake.log"
+}
+
+# requests_for TARGET: requests that asked for TARGET.
+requests_for() {
+	python3 - "$T/fake.log" "$1" <<'PY'
+import json, sys
+n = 0
+for line in open(sys.argv[1]):
+    if line.strip() and sys.argv[2] in json.loads(line).get("targets", []):
+        n += 1
+print(n)
+PY
+}
+
+pm() {		# pm ARGS: run planmake in $T/w, output in $T/out, $T/err
+	(cd "$T/w" && "$PLANMAKE" "$@") >"$T/out" 2>"$T/err"
+}
+
+finish() {	# end of a test script
+	[ "$nfail" -eq 0 ]
+}

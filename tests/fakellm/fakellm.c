@@ -1,0 +1,1475 @@
+/*
+ * fakellm: a loopback stand-in for the Anthropic Messages API and the
+ * OpenAI chat-completions API, faithful enough for planmake's tests.
+ *
+ * Build (from the top of the tree):
+ *
+ *	cc -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -O1 -g \
+ *	    tests/fakellm/fakellm.c -o build/fakellm \
+ *	    $(pkg-config --cflags --libs libmicrohttpd jansson libcrypto)
+ *
+ * Usage: fakellm --port-file FILE [--log FILE] [--script FILE]
+ *	      [--delay-ms N]
+ *
+ * The options, the script and the log are described in README.md here.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <openssl/evp.h>
+
+#define MAX_BODY	(64u * 1024 * 1024)	/* bytes of request body */
+#define LOG_PREFIX	200		/* bytes of text in a log line */
+
+enum api {
+	API_NONE,
+	API_ANTHROPIC,
+	API_OPENAI
+};
+
+/* A growing byte string, always NUL-terminated once allocated. */
+struct buf {
+	char		*s;
+	size_t		 len;
+	size_t		 cap;
+};
+
+/* State shared by all connection threads; guarded by lock. */
+struct server {
+	pthread_mutex_t	 lock;
+	pthread_cond_t	 wake;		/* broadcast when stopping */
+	int		 stopping;
+	unsigned long	 nrequests;
+	long		 delay_ms;	/* default latency */
+	FILE		*log;		/* or NULL */
+	const char	*script_path;	/* or NULL */
+	struct stat	 script_st;	/* of the loaded script */
+	struct stat	 bad_st;	/* of the last script that failed */
+	json_t		*rules;		/* new reference, an array */
+	long		*left;		/* uses left per rule, -1 unlimited */
+};
+
+/* One request's body, gathered across calls of the access handler. */
+struct req {
+	struct buf	 body;
+	int		 toolarge;
+	double		 t_start;
+};
+
+/* What one complete request asks for, once parsed. */
+struct call {
+	enum api	 api;
+	const char	*method;	/* borrowed from MHD */
+	const char	*path;		/* borrowed from MHD */
+	unsigned long	 n;		/* request number */
+	json_t		*root;		/* new reference, or NULL */
+	const char	*model;		/* borrowed from root, or NULL */
+	json_t		*max_tokens;	/* borrowed from root, or NULL */
+	json_t		*temperature;	/* borrowed from root, or NULL */
+	json_t		*hdrnames;	/* new reference */
+	json_t		*targets;	/* new reference, or NULL */
+	struct buf	 system;	/* system text */
+	struct buf	 all;		/* text of all non-system messages */
+	struct buf	 last;		/* text of the last user message */
+	struct buf	 hashin;	/* what the request hash covers */
+	struct buf	 tmp;		/* scratch */
+	size_t		 nbytes;	/* bytes of system and message text */
+	char		 hash[17];
+	int		 status;	/* non-zero: rejected with this */
+	const char	*etype;		/* error type of the rejection */
+	const char	*code;		/* OpenAI error code, or NULL */
+	char		 param[64];	/* OpenAI error param, or "" */
+	char		 emsg[256];
+};
+
+/* A body sent only in part before the connection is dropped. */
+struct cutbody {
+	char		*s;
+	size_t		 cut;
+};
+
+static struct server srv;
+
+/* Print a message and exit 2; for start-up errors and out-of-memory. */
+static void
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("fakellm: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+static void *
+xrealloc(void *p, size_t n)
+{
+	if ((p = realloc(p, n ? n : 1)) == NULL)
+		die("out of memory");
+	return p;
+}
+
+static char *
+xstrdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+
+	return memcpy(xrealloc(NULL, n), s, n);
+}
+
+/* Append n bytes at p to b. */
+static void
+buf_add(struct buf *b, const char *p, size_t n)
+{
+	if (b->s == NULL || b->len + n + 1 > b->cap) {
+		b->cap = (b->len + n + 1) * 2;
+		b->s = xrealloc(b->s, b->cap);
+	}
+	if (n > 0)
+		memcpy(b->s + b->len, p, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+static void
+buf_adds(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+/* Append printf-style output to b. */
+static void
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		die("vsnprintf failed");
+	buf_add(b, "", 0);
+	if (b->len + n + 1 > b->cap) {
+		b->cap = b->len + n + 1;
+		b->s = xrealloc(b->s, b->cap);
+	}
+	va_start(ap, fmt);
+	vsnprintf(b->s + b->len, n + 1, fmt, ap);
+	va_end(ap);
+	b->len += n;
+}
+
+static const char *
+buf_str(const struct buf *b)
+{
+	return b->s != NULL ? b->s : "";
+}
+
+static void
+buf_free(struct buf *b)
+{
+	free(b->s);
+	b->s = NULL;
+	b->len = b->cap = 0;
+}
+
+/* Wall-clock time in seconds. */
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Sleep ms milliseconds, waking early when the server is stopping. */
+static void
+sleep_ms(long ms)
+{
+	struct timespec until;
+
+	if (ms <= 0)
+		return;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+
+	pthread_mutex_lock(&srv.lock);
+	while (!srv.stopping)
+		if (pthread_cond_timedwait(&srv.wake, &srv.lock,
+		    &until) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&srv.lock);
+}
+
+/* A JSON string of at most max bytes of s, cut on a UTF-8 boundary. */
+static json_t *
+str_prefix(const char *s, size_t len, size_t max)
+{
+	size_t n = len < max ? len : max;
+
+	if (n < len)
+		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+			n--;
+	return json_stringn(s, n);
+}
+
+/* The first 16 hex digits of the SHA-256 of b, into out. */
+static void
+hash_hex(const struct buf *b, char out[17])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen;
+	int i;
+
+	if (!EVP_Digest(buf_str(b), b->len, md, &mdlen, EVP_sha256(), NULL))
+		die("EVP_Digest failed");
+	for (i = 0; i < 8; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* Table of script rule keys and the JSON type each must have. */
+enum ktype { K_STR, K_UINT, K_STATUS, K_BOOL, K_HEADERS, K_USAGE };
+
+static const struct {
+	const char	*key;
+	enum ktype	 type;
+} rule_keys[] = {
+	{ "match", K_STR },		{ "path", K_STR },
+	{ "times", K_UINT },		{ "delay_ms", K_UINT },
+	{ "status", K_STATUS },		{ "body", K_STR },
+	{ "message", K_STR },		{ "code", K_STR },
+	{ "error_type", K_STR },	{ "headers", K_HEADERS },
+	{ "answer", K_STR },		{ "stop_reason", K_STR },
+	{ "cut", K_UINT },		{ "drop", K_BOOL },
+	{ "usage", K_USAGE }
+};
+
+/* Whether every member of object o is a string (or, if ints, an integer). */
+static int
+members_are(json_t *o, int ints)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(o))
+		return 0;
+	json_object_foreach(o, k, v)
+		if (ints ? !json_is_integer(v) : !json_is_string(v))
+			return 0;
+	return 1;
+}
+
+/* Check that v has the type t wants. */
+static int
+key_type_ok(json_t *v, enum ktype t)
+{
+	switch (t) {
+	case K_STR:
+		return json_is_string(v);
+	case K_UINT:
+		return json_is_integer(v) && json_integer_value(v) >= 0;
+	case K_STATUS:
+		return json_is_integer(v) && json_integer_value(v) >= 100 &&
+		    json_integer_value(v) <= 599;
+	case K_BOOL:
+		return json_is_boolean(v);
+	case K_HEADERS:
+		return members_are(v, 0);
+	case K_USAGE:
+		return members_are(v, 1);
+	}
+	return 0;
+}
+
+/* Check rule number i of a script; on a fault, describe it in err. */
+static int
+rule_check(json_t *r, size_t i, char *err, size_t errsz)
+{
+	const char *k;
+	json_t *v;
+	size_t j, nkeys = sizeof rule_keys / sizeof rule_keys[0];
+
+	if (!json_is_object(r)) {
+		snprintf(err, errsz, "rule %zu is not an object", i);
+		return -1;
+	}
+	json_object_foreach(r, k, v) {
+		for (j = 0; j < nkeys; j++)
+			if (strcmp(k, rule_keys[j].key) == 0)
+				break;
+		if (j == nkeys) {
+			snprintf(err, errsz, "rule %zu: unknown key '%s'",
+			    i, k);
+			return -1;
+		}
+		if (!key_type_ok(v, rule_keys[j].type)) {
+			snprintf(err, errsz, "rule %zu: bad value for '%s'",
+			    i, k);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Read and check a script.  On success *rulesp is a new reference. */
+static int
+script_load(const char *path, json_t **rulesp, char *err, size_t errsz)
+{
+	json_error_t jerr;
+	json_t *rules, *r;
+	size_t i;
+
+	if ((rules = json_load_file(path, 0, &jerr)) == NULL) {
+		snprintf(err, errsz, "%s:%d:%d: %s", path, jerr.line,
+		    jerr.column, jerr.text);
+		return -1;
+	}
+	if (!json_is_array(rules)) {
+		snprintf(err, errsz, "%s: the script must be a JSON array",
+		    path);
+		json_decref(rules);
+		return -1;
+	}
+	json_array_foreach(rules, i, r) {
+		if (rule_check(r, i, err, errsz) == -1) {
+			json_decref(rules);
+			return -1;
+		}
+	}
+	*rulesp = rules;
+	return 0;
+}
+
+/* Make rules current, resetting every use count.  Takes ownership. */
+static void
+script_install(json_t *rules, const struct stat *st)
+{
+	json_t *r, *t;
+	size_t i;
+
+	json_decref(srv.rules);
+	free(srv.left);
+	srv.rules = rules;
+	srv.left = xrealloc(NULL, (json_array_size(rules) + 1) *
+	    sizeof srv.left[0]);
+	json_array_foreach(rules, i, r) {
+		t = json_object_get(r, "times");
+		srv.left[i] = t != NULL ? (long)json_integer_value(t) : -1;
+	}
+	srv.script_st = *st;
+}
+
+static int
+same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	    a->st_size == b->st_size &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/*
+ * Re-read the script if its file changed since it was loaded.  A removed
+ * script means no rules; a broken one keeps the old rules.  Called with
+ * srv.lock held.
+ */
+static void
+script_refresh(void)
+{
+	struct stat st;
+	json_t *rules;
+	char err[512];
+
+	if (srv.script_path == NULL)
+		return;
+	if (stat(srv.script_path, &st) == -1) {
+		memset(&st, 0, sizeof st);
+		if (!same_file(&st, &srv.script_st))
+			script_install(json_array(), &st);
+		return;
+	}
+	if (same_file(&st, &srv.script_st) || same_file(&st, &srv.bad_st))
+		return;
+	if (script_load(srv.script_path, &rules, err, sizeof err) == -1) {
+		fprintf(stderr, "fakellm: %s (keeping the previous rules)\n",
+		    err);
+		srv.bad_st = st;
+		return;
+	}
+	script_install(rules, &st);
+}
+
+/*
+ * Find the first rule that matches c and has uses left, and use it once.
+ * Returns its index and puts a deep copy in *rulep, or returns -1.
+ * Called with srv.lock held.
+ */
+static int
+script_pick(const struct call *c, json_t **rulep)
+{
+	const char *s;
+	json_t *r;
+	size_t i;
+
+	json_array_foreach(srv.rules, i, r) {
+		if (srv.left[i] == 0)
+			continue;
+		s = json_string_value(json_object_get(r, "path"));
+		if (s != NULL && strcmp(s, c->path) != 0)
+			continue;
+		s = json_string_value(json_object_get(r, "match"));
+		if (s != NULL && strstr(buf_str(&c->all), s) == NULL)
+			continue;
+		if (srv.left[i] > 0)
+			srv.left[i]--;
+		*rulep = json_deep_copy(r);
+		return (int)i;
+	}
+	return -1;
+}
+
+/* Reject c with an HTTP status, an error type and a message. */
+static int
+call_fail(struct call *c, int status, const char *etype, const char *fmt,
+    ...)
+{
+	va_list ap;
+
+	c->status = status;
+	c->etype = etype;
+	va_start(ap, fmt);
+	vsnprintf(c->emsg, sizeof c->emsg, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Parse the request body as a JSON object into c->root. */
+static int
+body_parse(struct call *c, const struct buf *body)
+{
+	json_error_t jerr;
+
+	c->root = json_loadb(buf_str(body), body->len, 0, &jerr);
+	if (c->root == NULL)
+		return call_fail(c, 400, "invalid_request_error",
+		    "request body is not valid JSON: %s (line %d, column %d)",
+		    jerr.text, jerr.line, jerr.column);
+	if (!json_is_object(c->root))
+		return call_fail(c, 400, "invalid_request_error",
+		    "request body must be a JSON object");
+	return 0;
+}
+
+/*
+ * Append the text of content (a string or an array of blocks, text blocks
+ * joined by newlines) to dst and add its byte count to *nbytes.  Returns
+ * -1 if content has the wrong shape, -2 on an empty text block when strict.
+ */
+static int
+content_text(json_t *content, struct buf *dst, size_t *nbytes, int strict)
+{
+	const char *type;
+	json_t *b, *t;
+	size_t i, n = 0;
+
+	if (json_is_string(content)) {
+		buf_add(dst, json_string_value(content),
+		    json_string_length(content));
+		*nbytes += json_string_length(content);
+		return 0;
+	}
+	if (!json_is_array(content))
+		return -1;
+	json_array_foreach(content, i, b) {
+		if ((type = json_string_value(json_object_get(b, "type"))) ==
+		    NULL)
+			return -1;
+		if (strcmp(type, "text") != 0)
+			continue;	/* images and such carry no text */
+		if (!json_is_string(t = json_object_get(b, "text")))
+			return -1;
+		if (strict && json_string_length(t) == 0)
+			return -2;
+		if (n++ > 0)
+			buf_add(dst, "\n", 1);
+		buf_add(dst, json_string_value(t), json_string_length(t));
+		*nbytes += json_string_length(t);
+	}
+	return 0;
+}
+
+/* Record the text of one message of the given role in c. */
+static void
+call_add_message(struct call *c, const char *role, const struct buf *text)
+{
+	struct buf *to;
+
+	buf_adds(&c->hashin, role);
+	buf_add(&c->hashin, ":", 1);
+	buf_add(&c->hashin, buf_str(text), text->len);
+	buf_add(&c->hashin, "", 1);
+
+	if (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0)
+		to = &c->system;
+	else
+		to = &c->all;
+	if (to->len > 0)
+		buf_add(to, "\n", 1);
+	buf_add(to, buf_str(text), text->len);
+
+	if (strcmp(role, "user") == 0) {
+		c->last.len = 0;
+		buf_add(&c->last, buf_str(text), text->len);
+	}
+}
+
+/* Whether content is an empty string or an empty array. */
+static int
+content_empty(json_t *content)
+{
+	return (json_is_string(content) && json_string_length(content) == 0) ||
+	    (json_is_array(content) && json_array_size(content) == 0);
+}
+
+/* Check the model, max_tokens, temperature and stream of an Anthropic call. */
+static int
+anthropic_params(struct call *c)
+{
+	json_t *v;
+
+	v = json_object_get(c->root, "model");
+	if (v == NULL)
+		return call_fail(c, 400, "invalid_request_error",
+		    "model: Field required");
+	if ((c->model = json_string_value(v)) == NULL)
+		return call_fail(c, 400, "invalid_request_error",
+		    "model: Input should be a valid string");
+
+	c->max_tokens = v = json_object_get(c->root, "max_tokens");
+	if (v == NULL)
+		return call_fail(c, 400, "invalid_request_error",
+		    "max_tokens: Field required");
+	if (!json_is_integer(v))
+		return call_fail(c, 400, "invalid_request_error",
+		    "max_tokens: Input should be a valid integer");
+	if (json_integer_value(v) < 1)
+		return call_fail(c, 400, "invalid_request_error",
+		    "max_tokens: Input should be greater than or equal to 1");
+
+	c->temperature = v = json_object_get(c->root, "temperature");
+	if (v != NULL && (!json_is_number(v) || json_number_value(v) < 0 ||
+	    json_number_value(v) > 1))
+		return call_fail(c, 400, "invalid_request_error",
+		    "temperature: range: 0..1");
+	if (json_is_true(json_object_get(c->root, "stream")))
+		return call_fail(c, 400, "invalid_request_error",
+		    "stream: fakellm does not support streaming");
+	return 0;
+}
+
+/* Take the system text of an Anthropic call: a string or text blocks. */
+static int
+anthropic_system(struct call *c, json_t *sys)
+{
+	const char *type;
+	json_t *b;
+	size_t i;
+
+	if (json_is_array(sys))
+		json_array_foreach(sys, i, b) {
+			type = json_string_value(json_object_get(b, "type"));
+			if (type == NULL || strcmp(type, "text") != 0)
+				return -1;
+		}
+	else if (!json_is_string(sys))
+		return -1;
+	return content_text(sys, &c->system, &c->nbytes, 1) == 0 ? 0 : -1;
+}
+
+/* Validate an Anthropic Messages request and gather its text into c. */
+static int
+anthropic_parse(struct call *c, struct MHD_Connection *conn,
+    const struct buf *body)
+{
+	const char *v, *role;
+	json_t *sys, *msgs, *m, *content;
+	size_t i;
+	int r;
+
+	v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-api-key");
+	if (v == NULL || *v == '\0')
+		return call_fail(c, 401, "authentication_error",
+		    "x-api-key header is required");
+	v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    "anthropic-version");
+	if (v == NULL)
+		return call_fail(c, 400, "invalid_request_error",
+		    "anthropic-version: header is required");
+	if (strcmp(v, "2023-06-01") != 0 && strcmp(v, "2023-01-01") != 0)
+		return call_fail(c, 400, "invalid_request_error",
+		    "anthropic-version: \"%.40s\" is not a valid version", v);
+	if (body_parse(c, body) == -1 || anthropic_params(c) == -1)
+		return -1;
+	buf_adds(&c->hashin, c->model);
+	buf_add(&c->hashin, "", 1);
+
+	sys = json_object_get(c->root, "system");
+	if (sys != NULL && anthropic_system(c, sys) == -1)
+		return call_fail(c, 400, "invalid_request_error",
+		    "system: Input should be a valid string or a list of "
+		    "text blocks");
+	buf_add(&c->hashin, buf_str(&c->system), c->system.len);
+	buf_add(&c->hashin, "", 1);
+
+	msgs = json_object_get(c->root, "messages");
+	if (msgs == NULL)
+		return call_fail(c, 400, "invalid_request_error",
+		    "messages: Field required");
+	if (!json_is_array(msgs))
+		return call_fail(c, 400, "invalid_request_error",
+		    "messages: Input should be a valid list");
+	if (json_array_size(msgs) == 0)
+		return call_fail(c, 400, "invalid_request_error",
+		    "messages: at least one message is required");
+
+	json_array_foreach(msgs, i, m) {
+		if (!json_is_object(m))
+			return call_fail(c, 400, "invalid_request_error",
+			    "messages.%zu: Input should be a valid dictionary",
+			    i);
+		role = json_string_value(json_object_get(m, "role"));
+		if (role == NULL || (strcmp(role, "user") != 0 &&
+		    strcmp(role, "assistant") != 0))
+			return call_fail(c, 400, "invalid_request_error",
+			    "messages.%zu.role: Input should be 'user' or "
+			    "'assistant'", i);
+		if (i == 0 && strcmp(role, "user") != 0)
+			return call_fail(c, 400, "invalid_request_error",
+			    "messages: first message must use the \"user\" "
+			    "role");
+		if ((content = json_object_get(m, "content")) == NULL)
+			return call_fail(c, 400, "invalid_request_error",
+			    "messages.%zu.content: Field required", i);
+		c->tmp.len = 0;
+		buf_add(&c->tmp, "", 0);
+		r = content_text(content, &c->tmp, &c->nbytes, 1);
+		if (r == -1)
+			return call_fail(c, 400, "invalid_request_error",
+			    "messages.%zu.content: Input should be a valid "
+			    "string or a list of content blocks", i);
+		if (r == -2)
+			return call_fail(c, 400, "invalid_request_error",
+			    "messages: text content blocks must be non-empty");
+		if (content_empty(content) && !(i + 1 == json_array_size(msgs)
+		    && strcmp(role, "assistant") == 0))
+			return call_fail(c, 400, "invalid_request_error",
+			    "messages.%zu: all messages must have non-empty "
+			    "content except for the optional final assistant "
+			    "message", i);
+		call_add_message(c, role, &c->tmp);
+	}
+	return 0;
+}
+
+/* Reject an OpenAI call with a 400 naming param and code (or NULL). */
+static int
+openai_fail(struct call *c, const char *param, const char *code,
+    const char *msg)
+{
+	snprintf(c->param, sizeof c->param, "%s", param);
+	c->code = code;
+	return call_fail(c, 400, "invalid_request_error", "%s", msg);
+}
+
+/* Check the Authorization header of an OpenAI call. */
+static int
+openai_auth(struct call *c, struct MHD_Connection *conn)
+{
+	const char *v;
+
+	v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    "authorization");
+	if (v == NULL)
+		return call_fail(c, 401, "invalid_request_error",
+		    "You didn't provide an API key. You need to provide your "
+		    "API key in an Authorization header using Bearer auth "
+		    "(i.e. Authorization: Bearer YOUR_KEY).");
+	if (strncasecmp(v, "Bearer ", 7) != 0 || v[7] == '\0') {
+		c->code = "invalid_api_key";
+		return call_fail(c, 401, "invalid_request_error",
+		    "Incorrect API key provided.");
+	}
+	return 0;
+}
+
+/* Check the model and sampling knobs of an OpenAI call. */
+static int
+openai_params(struct call *c)
+{
+	json_t *t;
+
+	t = json_object_get(c->root, "model");
+	if (t == NULL)
+		return openai_fail(c, "model", NULL,
+		    "you must provide a model parameter");
+	if ((c->model = json_string_value(t)) == NULL)
+		return openai_fail(c, "model", "invalid_type",
+		    "Invalid type for 'model': expected a string.");
+
+	c->max_tokens = json_object_get(c->root, "max_completion_tokens");
+	if (c->max_tokens == NULL)
+		c->max_tokens = json_object_get(c->root, "max_tokens");
+	if (c->max_tokens != NULL && (!json_is_integer(c->max_tokens) ||
+	    json_integer_value(c->max_tokens) < 1))
+		return openai_fail(c, "max_tokens", "integer_below_min_value",
+		    "Invalid 'max_tokens': integer below minimum value. "
+		    "Expected a value >= 1.");
+	c->temperature = t = json_object_get(c->root, "temperature");
+	if (t != NULL && (!json_is_number(t) || json_number_value(t) < 0 ||
+	    json_number_value(t) > 2))
+		return openai_fail(c, "temperature", "decimal_above_max_value",
+		    "Invalid 'temperature': expected a number from 0 to 2.");
+	if (json_is_true(json_object_get(c->root, "stream")))
+		return openai_fail(c, "stream", "unsupported_value",
+		    "fakellm does not support streaming.");
+	return 0;
+}
+
+/* Validate an OpenAI chat-completions request and gather its text. */
+static int
+openai_parse(struct call *c, struct MHD_Connection *conn,
+    const struct buf *body)
+{
+	static const char *roles[] = {
+		"system", "developer", "user", "assistant", "tool", NULL
+	};
+	const char *role;
+	json_t *msgs, *m, *content;
+	size_t i, j;
+	char param[64];
+
+	if (openai_auth(c, conn) == -1 || body_parse(c, body) == -1 ||
+	    openai_params(c) == -1)
+		return -1;
+	buf_adds(&c->hashin, c->model);
+	buf_add(&c->hashin, "", 1);
+
+	msgs = json_object_get(c->root, "messages");
+	if (msgs == NULL)
+		return openai_fail(c, "messages", NULL,
+		    "Missing required parameter: 'messages'.");
+	if (!json_is_array(msgs))
+		return openai_fail(c, "messages", "invalid_type",
+		    "Invalid type for 'messages': expected an array.");
+	if (json_array_size(msgs) == 0)
+		return openai_fail(c, "messages", "empty_array",
+		    "Invalid 'messages': empty array. Expected an array with "
+		    "minimum length 1, but got an empty array instead.");
+
+	json_array_foreach(msgs, i, m) {
+		snprintf(param, sizeof param, "messages.[%zu].role", i);
+		role = json_string_value(json_object_get(m, "role"));
+		for (j = 0; role != NULL && roles[j] != NULL; j++)
+			if (strcmp(role, roles[j]) == 0)
+				break;
+		if (role == NULL || roles[j] == NULL)
+			return openai_fail(c, param, "invalid_value",
+			    "Invalid value for 'role'. Supported values are: "
+			    "'system', 'assistant', 'user', 'tool', and "
+			    "'developer'.");
+		snprintf(param, sizeof param, "messages.[%zu].content", i);
+		content = json_object_get(m, "content");
+		if (content == NULL && strcmp(role, "assistant") != 0)
+			return openai_fail(c, param, NULL,
+			    "Missing required parameter: 'content'.");
+		c->tmp.len = 0;
+		buf_add(&c->tmp, "", 0);
+		if (content != NULL && !json_is_null(content) &&
+		    content_text(content, &c->tmp, &c->nbytes, 0) < 0)
+			return openai_fail(c, param, "invalid_type",
+			    "Invalid type for 'content': expected a string or "
+			    "an array of content parts.");
+		call_add_message(c, role, &c->tmp);
+	}
+	return 0;
+}
+
+/* Collect the paths listed after the last "Files to write:" line. */
+static json_t *
+targets_parse(const char *text)
+{
+	const char *p, *eol, *start = NULL;
+	json_t *a = json_array();
+	size_t n;
+
+	for (p = text; *p != '\0'; p = *eol != '\0' ? eol + 1 : eol) {
+		if ((eol = strchr(p, '\n')) == NULL)
+			eol = p + strlen(p);
+		n = eol - p;
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		if (n == 15 && memcmp(p, "Files to write:", 15) == 0)
+			start = *eol != '\0' ? eol + 1 : eol;
+	}
+	if (start == NULL)
+		return a;
+
+	for (p = start; *p != '\0'; p = *eol != '\0' ? eol + 1 : eol) {
+		if ((eol = strchr(p, '\n')) == NULL)
+			eol = p + strlen(p);
+		n = eol - p;
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		if (n < 3 || p[0] != '-' || p[1] != ' ')
+			break;
+		json_array_append_new(a, json_stringn(p + 2, n - 2));
+	}
+	return a;
+}
+
+/* The default answer to c: a fenced block per target.  Caller frees. */
+static char *
+answer_default(const struct call *c)
+{
+	struct buf b = { NULL, 0, 0 };
+	const char *path;
+	json_t *t;
+	size_t i;
+
+	if (json_array_size(c->targets) == 0) {
+		buf_printf(&b, "fake answer %s", c->hash);
+		return b.s;
+	}
+	json_array_foreach(c->targets, i, t) {
+		path = json_string_value(t);
+		if (i > 0)
+			buf_add(&b, "\n", 1);
+		buf_printf(&b, "%s\n```\n// %s generated by fakellm\n"
+		    "// request %s\ncontent for %s\n```\n",
+		    path, path, c->hash, path);
+	}
+	return b.s;
+}
+
+/* Map an Anthropic stop_reason to an OpenAI finish_reason. */
+static const char *
+finish_reason(const char *stop)
+{
+	if (strcmp(stop, "end_turn") == 0 || strcmp(stop, "stop_sequence") == 0)
+		return "stop";
+	if (strcmp(stop, "max_tokens") == 0 ||
+	    strcmp(stop, "model_context_window_exceeded") == 0)
+		return "length";
+	if (strcmp(stop, "refusal") == 0)
+		return "content_filter";
+	if (strcmp(stop, "tool_use") == 0)
+		return "tool_calls";
+	return stop;
+}
+
+/* Serialize o compactly and drop it.  Caller frees the result. */
+static char *
+dump(json_t *o)
+{
+	char *s;
+
+	if (o == NULL)
+		return NULL;
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return s;
+}
+
+/* Build the success body of c in its API's shape.  Caller frees. */
+static char *
+ok_body(const struct call *c, const char *answer, const char *stop,
+    json_t *usage)
+{
+	json_int_t in = c->nbytes / 4 + 1, out = strlen(answer) / 4 + 1;
+	json_t *u;
+	char id[64];
+
+	if (c->api == API_ANTHROPIC) {
+		snprintf(id, sizeof id, "msg_fake_%lu", c->n);
+		u = json_pack("{s:I,s:I,s:i,s:i}", "input_tokens", in,
+		    "output_tokens", out, "cache_creation_input_tokens", 0,
+		    "cache_read_input_tokens", 0);
+		if (usage != NULL)
+			json_object_update(u, usage);
+		return dump(json_pack("{s:s,s:s,s:s,s:s,s:[{s:s,s:s}],s:s,"
+		    "s:n,s:o}", "id", id, "type", "message", "role",
+		    "assistant", "model", c->model, "content", "type", "text",
+		    "text", answer, "stop_reason", stop, "stop_sequence",
+		    "usage", u));
+	}
+
+	snprintf(id, sizeof id, "chatcmpl-fake-%lu", c->n);
+	u = json_pack("{s:I,s:I,s:I}", "prompt_tokens", in,
+	    "completion_tokens", out, "total_tokens", in + out);
+	if (usage != NULL) {
+		json_object_update(u, usage);
+		if (json_object_get(usage, "total_tokens") == NULL)
+			json_object_set_new(u, "total_tokens", json_integer(
+			    json_integer_value(json_object_get(u,
+			    "prompt_tokens")) + json_integer_value(
+			    json_object_get(u, "completion_tokens"))));
+	}
+	return dump(json_pack("{s:s,s:s,s:I,s:s,s:[{s:i,s:{s:s,s:s,s:n},s:s}],"
+	    "s:o}", "id", id, "object", "chat.completion", "created",
+	    (json_int_t)time(NULL), "model", c->model, "choices", "index", 0,
+	    "message", "role", "assistant", "content", answer, "refusal",
+	    "finish_reason", finish_reason(stop), "usage", u));
+}
+
+/* The Anthropic error type for an HTTP status. */
+static const char *
+anthropic_etype(int status)
+{
+	switch (status) {
+	case 401: return "authentication_error";
+	case 402: return "billing_error";
+	case 403: return "permission_error";
+	case 404: return "not_found_error";
+	case 409: return "conflict_error";
+	case 413: return "request_too_large";
+	case 429: return "rate_limit_error";
+	case 504: return "timeout_error";
+	case 529: return "overloaded_error";
+	}
+	return status >= 500 ? "api_error" : "invalid_request_error";
+}
+
+/* The OpenAI error type for an HTTP status; sets *code if unset. */
+static const char *
+openai_etype(int status, const char **code)
+{
+	if (status == 401 && *code == NULL)
+		*code = "invalid_api_key";
+	if (status == 429) {
+		if (*code == NULL)
+			*code = "rate_limit_exceeded";
+		return "requests";
+	}
+	return status >= 500 ? "server_error" : "invalid_request_error";
+}
+
+/* Build an error body in the shape of c's API.  Caller frees. */
+static char *
+error_body(const struct call *c, const char *etype, const char *msg,
+    const char *param, const char *code)
+{
+	char id[64];
+
+	if (c->api == API_OPENAI)
+		return dump(json_pack("{s:{s:s,s:s,s:s?,s:s?}}", "error",
+		    "message", msg, "type", etype, "param",
+		    param != NULL && *param != '\0' ? param : NULL, "code",
+		    code));
+	snprintf(id, sizeof id, "req_fake_%lu", c->n);
+	return dump(json_pack("{s:s,s:{s:s,s:s},s:s}", "type", "error",
+	    "error", "type", etype, "message", msg, "request_id", id));
+}
+
+/* The body a scripted error status gets, unless the rule gives one. */
+static char *
+scripted_error(const struct call *c, int status, json_t *rule)
+{
+	const char *etype, *msg, *code;
+	char dflt[64];
+
+	snprintf(dflt, sizeof dflt, "fakellm scripted %d", status);
+	if ((msg = json_string_value(json_object_get(rule, "message"))) ==
+	    NULL)
+		msg = dflt;
+	code = json_string_value(json_object_get(rule, "code"));
+	if (c->api == API_OPENAI)
+		etype = openai_etype(status, &code);
+	else
+		etype = anthropic_etype(status);
+	if (json_object_get(rule, "error_type") != NULL)
+		etype = json_string_value(json_object_get(rule, "error_type"));
+	return error_body(c, etype, msg, NULL, code);
+}
+
+/* Append one line describing the request to the log, if there is one. */
+static void
+log_request(const struct call *c, const struct req *rq, int status,
+    int rule, json_int_t cut)
+{
+	json_t *o;
+	char *s, id[64];
+
+	if (srv.log == NULL)
+		return;
+	snprintf(id, sizeof id, "req_fake_%lu", c->n);
+	o = json_pack("{s:f,s:f,s:s,s:s,s:s,s:s?,s:i,s:O,s:I,s:O,s:i}",
+	    "t", now(), "t_start", rq->t_start, "id", id, "method", c->method,
+	    "path", c->path, "model", c->model, "status", status,
+	    "headers", c->hdrnames, "body_bytes", (json_int_t)rq->body.len,
+	    "targets", c->targets, "rule", rule);
+	if (o == NULL)
+		return;
+	json_object_set(o, "max_tokens",
+	    c->max_tokens != NULL ? c->max_tokens : json_null());
+	if (c->temperature != NULL)
+		json_object_set(o, "temperature", c->temperature);
+	json_object_set_new(o, "system", str_prefix(buf_str(&c->system),
+	    c->system.len, LOG_PREFIX));
+	json_object_set_new(o, "prompt", str_prefix(buf_str(&c->last),
+	    c->last.len, LOG_PREFIX));
+	if (cut >= 0)
+		json_object_set_new(o, "cut", json_integer(cut));
+	if (status == 0)
+		json_object_set_new(o, "dropped", json_true());
+	if ((s = dump(o)) == NULL)
+		return;
+
+	pthread_mutex_lock(&srv.lock);
+	fputs(s, srv.log);
+	fputc('\n', srv.log);
+	fflush(srv.log);
+	pthread_mutex_unlock(&srv.lock);
+	free(s);
+}
+
+/* Hand out at most cut bytes of a body, then fail the connection. */
+static ssize_t
+cut_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct cutbody *cb = cls;
+	size_t n;
+
+	if (pos >= cb->cut)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	n = cb->cut - pos;
+	if (n > max)
+		n = max;
+	memcpy(buf, cb->s + pos, n);
+	return n;
+}
+
+static void
+cut_free(void *cls)
+{
+	struct cutbody *cb = cls;
+
+	free(cb->s);
+	free(cb);
+}
+
+/* Queue body (which this takes) with status, cut short when cut >= 0. */
+static enum MHD_Result
+respond(struct MHD_Connection *conn, const struct call *c, int status,
+    char *body, json_int_t cut, json_t *headers)
+{
+	struct MHD_Response *r;
+	struct cutbody *cb;
+	enum MHD_Result ret;
+	const char *k, *old;
+	json_t *v;
+	char id[64];
+	size_t len = strlen(body);
+
+	if (cut >= 0 && (size_t)cut < len) {
+		cb = xrealloc(NULL, sizeof *cb);
+		cb->s = body;
+		cb->cut = cut;
+		r = MHD_create_response_from_callback(len, 4096, cut_read, cb,
+		    cut_free);
+	} else
+		r = MHD_create_response_from_buffer(len, body,
+		    MHD_RESPMEM_MUST_FREE);
+	if (r == NULL)
+		die("cannot create a response");
+
+	snprintf(id, sizeof id, "req_fake_%lu", c->n);
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	MHD_add_response_header(r, "request-id", id);
+	if (c->api == API_OPENAI)
+		MHD_add_response_header(r, "x-request-id", id);
+	json_object_foreach(headers, k, v) {
+		if ((old = MHD_get_response_header(r, k)) != NULL)
+			MHD_del_response_header(r, k, old);
+		MHD_add_response_header(r, k, json_string_value(v));
+	}
+
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* Add the lower-cased name of a request header to the array cls. */
+static enum MHD_Result
+header_name(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	char name[128];
+	size_t i;
+
+	(void)kind;
+	(void)value;
+	for (i = 0; key[i] != '\0' && i < sizeof name - 1; i++)
+		name[i] = tolower((unsigned char)key[i]);
+	name[i] = '\0';
+	json_array_append_new(cls, json_string(name));
+	return MHD_YES;
+}
+
+/* Decide which API url names and validate the request against it. */
+static void
+call_parse(struct call *c, struct MHD_Connection *conn, const struct req *rq)
+{
+	int r;
+
+	if (strcmp(c->method, "POST") == 0 &&
+	    strcmp(c->path, "/v1/messages") == 0)
+		c->api = API_ANTHROPIC;
+	else if (strcmp(c->method, "POST") == 0 &&
+	    strcmp(c->path, "/v1/chat/completions") == 0)
+		c->api = API_OPENAI;
+
+	if (c->api == API_NONE) {
+		call_fail(c, 404, "not_found_error", "Not Found");
+		return;
+	}
+	if (rq->toolarge) {
+		call_fail(c, 413, c->api == API_OPENAI ?
+		    "invalid_request_error" : "request_too_large",
+		    "Request exceeds the maximum allowed number of bytes.");
+		return;
+	}
+	if (c->api == API_ANTHROPIC)
+		r = anthropic_parse(c, conn, &rq->body);
+	else
+		r = openai_parse(c, conn, &rq->body);
+	if (r == 0) {
+		c->targets = targets_parse(buf_str(&c->last));
+		hash_hex(&c->hashin, c->hash);
+	}
+}
+
+static void
+call_free(struct call *c)
+{
+	json_decref(c->root);
+	json_decref(c->hdrnames);
+	json_decref(c->targets);
+	buf_free(&c->system);
+	buf_free(&c->all);
+	buf_free(&c->last);
+	buf_free(&c->hashin);
+	buf_free(&c->tmp);
+}
+
+/* Answer a request whose body is complete, as the script says. */
+static enum MHD_Result
+handle(struct MHD_Connection *conn, const char *url, const char *method,
+    const struct req *rq)
+{
+	struct call c;
+	json_t *rule = NULL, *v;
+	json_int_t cut = -1;
+	enum MHD_Result ret;
+	const char *stop;
+	char *body, *answer;
+	long delay;
+	int status, idx = -1;
+
+	memset(&c, 0, sizeof c);
+	c.method = method;
+	c.path = url;
+	c.hdrnames = json_array();
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, header_name,
+	    c.hdrnames);
+	pthread_mutex_lock(&srv.lock);
+	c.n = ++srv.nrequests;
+	delay = srv.delay_ms;
+	pthread_mutex_unlock(&srv.lock);
+
+	call_parse(&c, conn, rq);
+	if (c.status == 0) {
+		pthread_mutex_lock(&srv.lock);
+		script_refresh();
+		idx = script_pick(&c, &rule);
+		pthread_mutex_unlock(&srv.lock);
+	}
+	if (c.targets == NULL)
+		c.targets = json_array();
+
+	status = c.status != 0 ? c.status : 200;
+	if ((v = json_object_get(rule, "delay_ms")) != NULL)
+		delay = json_integer_value(v);
+	if ((v = json_object_get(rule, "status")) != NULL)
+		status = json_integer_value(v);
+	if ((v = json_object_get(rule, "cut")) != NULL)
+		cut = json_integer_value(v);
+	sleep_ms(delay);
+
+	if (json_is_true(json_object_get(rule, "drop"))) {
+		log_request(&c, rq, 0, idx, cut);
+		json_decref(rule);
+		call_free(&c);
+		return MHD_NO;
+	}
+
+	if (c.status != 0)
+		body = error_body(&c, c.etype, c.emsg, c.param, c.code);
+	else if ((v = json_object_get(rule, "body")) != NULL)
+		body = xstrdup(json_string_value(v));
+	else if (status >= 400)
+		body = scripted_error(&c, status, rule);
+	else {
+		v = json_object_get(rule, "answer");
+		answer = v != NULL ? xstrdup(json_string_value(v)) :
+		    answer_default(&c);
+		if ((stop = json_string_value(json_object_get(rule,
+		    "stop_reason"))) == NULL)
+			stop = "end_turn";
+		body = ok_body(&c, answer, stop, json_object_get(rule,
+		    "usage"));
+		free(answer);
+	}
+	if (body == NULL) {
+		status = 500;
+		body = error_body(&c, "api_error", "fakellm cannot build the "
+		    "response", NULL, NULL);
+	}
+
+	log_request(&c, rq, status, idx, cut);
+	ret = respond(conn, &c, status, body, cut, json_object_get(rule,
+	    "headers"));
+	json_decref(rule);
+	call_free(&c);
+	return ret;
+}
+
+/* MHD's access handler: gather the body, then answer. */
+static enum MHD_Result
+access_cb(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload,
+    size_t *upload_size, void **con_cls)
+{
+	struct req *rq = *con_cls;
+
+	(void)cls;
+	(void)version;
+	if (rq == NULL) {
+		rq = xrealloc(NULL, sizeof *rq);
+		memset(rq, 0, sizeof *rq);
+		*con_cls = rq;
+		return MHD_YES;
+	}
+	if (*upload_size > 0) {
+		if (rq->body.len + *upload_size > MAX_BODY)
+			rq->toolarge = 1;
+		else
+			buf_add(&rq->body, upload, *upload_size);
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	rq->t_start = now();
+	return handle(conn, url, method, rq);
+}
+
+/* MHD's completion callback: free what access_cb allocated. */
+static void
+completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct req *rq = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (rq == NULL)
+		return;
+	buf_free(&rq->body);
+	free(rq);
+	*con_cls = NULL;
+}
+
+/*
+ * If argv[*i] is option name, return its value, from "name=V" or the next
+ * argument, advancing *i past it; otherwise return NULL.
+ */
+static const char *
+opt_value(int argc, char **argv, int *i, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(argv[*i], name, n) != 0)
+		return NULL;
+	if (argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	if (argv[*i][n] != '\0')
+		return NULL;
+	if (*i + 1 >= argc)
+		die("option %s needs a value", name);
+	return argv[++*i];
+}
+
+/* Write the port to path atomically, through path.tmp and rename(2). */
+static void
+port_write(const char *path, unsigned port)
+{
+	struct buf tmp = { NULL, 0, 0 };
+	FILE *f;
+
+	buf_printf(&tmp, "%s.tmp", path);
+	if ((f = fopen(tmp.s, "w")) == NULL)
+		die("cannot create %s: %s", tmp.s, strerror(errno));
+	fprintf(f, "%u\n", port);
+	if (fclose(f) == EOF)
+		die("cannot write %s: %s", tmp.s, strerror(errno));
+	if (rename(tmp.s, path) == -1)
+		die("cannot rename %s to %s: %s", tmp.s, path,
+		    strerror(errno));
+	buf_free(&tmp);
+}
+
+/* Print libmicrohttpd's own diagnostics with our prefix. */
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	fputs("fakellm: mhd: ", stderr);
+	vfprintf(stderr, fmt, ap);
+}
+
+/* Start the daemon on 127.0.0.1 with a kernel-chosen port. */
+static struct MHD_Daemon *
+daemon_start(unsigned *portp)
+{
+	struct MHD_Daemon *d;
+	struct sockaddr_in sa;
+	socklen_t salen = sizeof sa;
+	const union MHD_DaemonInfo *info;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	d = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD |
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+	    access_cb, NULL,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+	    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, NULL,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+	    MHD_OPTION_END);
+	if (d == NULL)
+		die("cannot start the HTTP daemon on 127.0.0.1");
+	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_LISTEN_FD);
+	if (info == NULL || getsockname(info->listen_fd,
+	    (struct sockaddr *)&sa, &salen) == -1)
+		die("cannot find the listening port: %s", strerror(errno));
+	*portp = ntohs(sa.sin_port);
+	return d;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *portfile = NULL, *logfile = NULL, *v;
+	struct MHD_Daemon *d;
+	struct sigaction sa;
+	struct stat st;
+	sigset_t set;
+	json_t *rules;
+	char err[512], *end;
+	unsigned port;
+	int i, sig;
+
+	pthread_mutex_init(&srv.lock, NULL);
+	pthread_cond_init(&srv.wake, NULL);
+	for (i = 1; i < argc; i++) {
+		if ((v = opt_value(argc, argv, &i, "--port-file")) != NULL)
+			portfile = v;
+		else if ((v = opt_value(argc, argv, &i, "--log")) != NULL)
+			logfile = v;
+		else if ((v = opt_value(argc, argv, &i, "--script")) != NULL)
+			srv.script_path = v;
+		else if ((v = opt_value(argc, argv, &i, "--delay-ms")) !=
+		    NULL) {
+			errno = 0;
+			srv.delay_ms = strtol(v, &end, 10);
+			if (errno != 0 || *v == '\0' || *end != '\0' ||
+			    srv.delay_ms < 0)
+				die("bad --delay-ms '%s'", v);
+		} else
+			break;
+	}
+	if (i < argc || portfile == NULL) {
+		fputs("usage: fakellm --port-file FILE [--log FILE] "
+		    "[--script FILE] [--delay-ms N]\n", stderr);
+		return 2;
+	}
+
+	if (logfile != NULL && (srv.log = fopen(logfile, "a")) == NULL)
+		die("cannot open %s: %s", logfile, strerror(errno));
+	memset(&st, 0, sizeof st);
+	if (srv.script_path != NULL) {
+		if (stat(srv.script_path, &st) == -1)
+			die("cannot stat %s: %s", srv.script_path,
+			    strerror(errno));
+		if (script_load(srv.script_path, &rules, err, sizeof err) ==
+		    -1)
+			die("%s", err);
+	} else
+		rules = json_array();
+	script_install(rules, &st);
+
+	/* Threads inherit this mask, so only sigwait() sees the signals. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+
+	d = daemon_start(&port);
+	port_write(portfile, port);
+	while (sigwait(&set, &sig) != 0)
+		;
+
+	pthread_mutex_lock(&srv.lock);
+	srv.stopping = 1;
+	pthread_cond_broadcast(&srv.wake);
+	pthread_mutex_unlock(&srv.lock);
+	MHD_stop_daemon(d);
+	unlink(portfile);
+	if (srv.log != NULL)
+		fclose(srv.log);
+	json_decref(srv.rules);
+	free(srv.left);
+	return 0;
+}
