@@ -388,11 +388,25 @@ keep_answer(struct sched *s, struct task *t, const char *answer, size_t n)
 	return path;
 }
 
+/* Store e in the cache; a failure is only a warning. */
+static void
+sched_cache_put(struct sched *s, const struct cache_entry *e)
+{
+	char *err = NULL;
+
+	if (cache_put(s->cachedir, e, &err) == -1) {
+		log_warning("%s", err);
+		free(err);
+	}
+}
+
 /* Write t's answer to its targets (or, for a phony task, to standard
- * output) and record them in the lock. */
+ * output) and record them in the lock.  A new answer, e, goes into the
+ * cache once it has been split into files and before any is written;
+ * an answer that cannot be used is never cached. */
 static int
 task_apply(struct sched *s, struct task *t, const char *answer, size_t n,
-    char **errp)
+    const struct cache_entry *e, char **errp)
 {
 	struct extract_file *files;
 	struct run *r = t->run;
@@ -401,6 +415,8 @@ task_apply(struct sched *s, struct task *t, const char *answer, size_t n,
 	int rc = 0;
 
 	if (t->phony) {
+		if (e != NULL)
+			sched_cache_put(s, e);
 		fwrite(answer, 1, n, stdout);
 		if (n > 0 && answer[n - 1] != '\n')
 			putchar('\n');
@@ -418,6 +434,8 @@ task_apply(struct sched *s, struct task *t, const char *answer, size_t n,
 		free(files);
 		return -1;
 	}
+	if (e != NULL)
+		sched_cache_put(s, e);
 	for (i = 0; i < t->nouts && rc == 0; i++) {
 		rc = file_write_atomic(t->outs[i]->path, files[i].data,
 		    files[i].len, 0, errp);
@@ -502,7 +520,7 @@ task_from_cache(struct sched *s, struct task *t)
 		return 0;
 	}
 	log_debug(LOG_CACHE, "hit %s for %s", r->spec.key, t->name);
-	if (task_apply(s, t, e.answer, e.answerlen, &err) == -1) {
+	if (task_apply(s, t, e.answer, e.answerlen, NULL, &err) == -1) {
 		task_fail(s, t, err);
 		free(err);
 		cache_entry_clear(&e);
@@ -654,26 +672,16 @@ on_done(const struct http_result *res, void *arg)
 		return;
 	}
 
-	/* The cache entry goes in place before any target is written. */
 	memset(&e, 0, sizeof(e));
 	memcpy(e.key, r->spec.key, 65);
 	e.model = rep.model;
 	e.answer = rep.text;
 	e.answerlen = rep.len;
 	e.usage = rep.usage;
-	if (!t->phony && cache_put(s->cachedir, &e, &err) == -1) {
-		log_warning("%s", err);
-		free(err);
-		err = NULL;
-	}
-	if (task_apply(s, t, rep.text, rep.len, &err) == -1) {
+	if (task_apply(s, t, rep.text, rep.len, &e, &err) == -1) {
 		task_fail(s, t, err);
 		free(err);
 	} else {
-		if (t->phony && cache_put(s->cachedir, &e, &err) == -1) {
-			log_warning("%s", err);
-			free(err);
-		}
 		log_status("[%zu/%zu] %s (%s, %.1f s, %ld+%ld tokens)",
 		    s->nfinished + 1, s->nprompt, t->name, r->spec.tier,
 		    res->seconds, rep.usage.in, rep.usage.out);

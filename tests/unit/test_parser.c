@@ -1,0 +1,954 @@
+/* Unit tests for the Planfile lexer and parser, through plan_load(). */
+#include "unit.h"
+
+#include <sys/stat.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "diag.h"
+#include "lexer.h"
+#include "parser.h"
+#include "plan.h"
+#include "util.h"
+
+#define MAXFILES	4
+
+static FILE	*diagf;
+static char	 paths[MAXFILES][64];
+static int	 npaths;
+static char	*diagtext;
+static struct plan *plan;
+
+static int
+setup(void **state)
+{
+	(void)state;
+	diagf = tmpfile();
+	assert_non_null(diagf);
+	diag_set_output(diagf);
+	diag_reset();
+	npaths = 0;
+	plan = plan_new();
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	int i;
+
+	(void)state;
+	diag_set_output(NULL);
+	fclose(diagf);
+	for (i = 0; i < npaths; i++)
+		unlink(paths[i]);
+	free(diagtext);
+	diagtext = NULL;
+	plan_free(plan);
+	plan = NULL;
+	return 0;
+}
+
+/* Write len bytes to a new temporary Planfile and return its name. */
+static const char *
+write_plan(const char *text, size_t len)
+{
+	char *path;
+	int fd;
+
+	assert_true(npaths < MAXFILES);
+	path = paths[npaths++];
+	strcpy(path, "/tmp/Planfile.XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	close(fd);
+	return path;
+}
+
+/* Load text as the plan's Planfile; plan_load()'s result. */
+static int
+load(const char *text)
+{
+	return plan_load(plan, write_plan(text, strlen(text)));
+}
+
+/* The diagnostics so far, each temporary file's name shown as
+ * "Planfile". */
+static const char *
+diags(void)
+{
+	struct buf b;
+	char line[4096], *s, *hit;
+	size_t n;
+	int i;
+
+	memset(&b, 0, sizeof(b));
+	fflush(diagf);
+	rewind(diagf);
+	while (fgets(line, sizeof(line), diagf) != NULL)
+		buf_addstr(&b, line);
+	for (i = 0; i < npaths && b.data != NULL; i++) {
+		n = strlen(paths[i]);
+		while ((hit = strstr(b.data, paths[i])) != NULL) {
+			memcpy(hit, "Planfile", 8);
+			memmove(hit + 8, hit + n, strlen(hit + n) + 1);
+		}
+	}
+	s = buf_detach(&b);
+	free(diagtext);
+	diagtext = s;
+	return s;
+}
+
+/* The rule at index i, which must exist. */
+static struct rule *
+rule_at(size_t i)
+{
+	assert_true(i < plan->nrules);
+	return plan->rules[i];
+}
+
+/* The value of variable name as stored, or NULL. */
+static const char *
+var_value(const char *name)
+{
+	struct var *v;
+
+	v = smap_get(&plan->vars, name);
+	return v ? v->value : NULL;
+}
+
+/* grammar: assignment, rule_header, reference */
+static void
+test_assign_and_expand(void **state)
+{
+	struct rule *r;
+
+	(void)state;
+	assert_int_equal(load(
+	    "OUT = a.txt   \n"
+	    "X=b\n"
+	    "$(OUT) ${X}.md: in-$(X).txt\n"
+	    "\tWrite $(X) and ${OUT}.\n"), 0);
+	assert_string_equal(diags(), "");
+	assert_string_equal(var_value("OUT"), "a.txt");
+	assert_string_equal(var_value("X"), "b");
+	r = rule_at(0);
+	assert_int_equal(r->ntargets, 2);
+	assert_string_equal(r->targets[0], "a.txt");
+	assert_string_equal(r->targets[1], "b.md");
+	assert_int_equal(r->tlocs[1].col, 8);
+	assert_int_equal(r->nprereqs, 1);
+	assert_string_equal(r->prereqs[0], "in-b.txt");
+	assert_int_equal(r->plocs[0].line, 3);
+	assert_int_equal(r->plocs[0].col, 17);
+	assert_string_equal(r->prompt, "Write b and a.txt.");
+	assert_int_equal(r->prompt_loc.line, 4);
+	assert_int_equal(r->prompt_loc.col, 2);
+}
+
+/* grammar: rule_header (a value holding blanks gives several words) */
+static void
+test_value_splits_into_words(void **state)
+{
+	struct rule *r;
+
+	(void)state;
+	assert_int_equal(load(
+	    "SRC = a.txt b.txt\n"
+	    "SRC = c.txt d.txt\n"
+	    "out: $(SRC)x\n"), 0);
+	r = rule_at(0);
+	assert_int_equal(r->nprereqs, 2);
+	assert_string_equal(r->prereqs[0], "c.txt");
+	assert_string_equal(r->prereqs[1], "d.txtx");
+	assert_null(r->prompt);
+}
+
+/* grammar: prompt (expanded after the whole file is read) */
+static void
+test_later_variable_in_prompt(void **state)
+{
+	(void)state;
+	assert_int_equal(load(
+	    "out.txt:\n"
+	    "\tUse $(STYLE), $(STYLE).\n"
+	    "STYLE = terse $(MOOD)\n"
+	    "MOOD = calm\n"), 0);
+	assert_string_equal(diags(), "");
+	assert_string_equal(rule_at(0)->prompt,
+	    "Use terse calm, terse calm.");
+}
+
+/* grammar: rule_header (expanded at once, unlike the prompt) */
+static void
+test_header_expands_at_once(void **state)
+{
+	(void)state;
+	assert_int_equal(load(
+	    "$(LATE).txt: x\n"
+	    "LATE = late\n"), 0);
+	assert_string_equal(diags(), "Planfile:1:1: warning: undefined "
+	    "variable 'LATE' left as written\n");
+	assert_string_equal(rule_at(0)->targets[0], "$(LATE).txt");
+}
+
+/* grammar: assignment (the command line wins) */
+static void
+test_cmdline_override(void **state)
+{
+	char *v;
+
+	(void)state;
+	assert_int_equal(plan_cmdline_var(plan, "MODEL=big"), 0);
+	assert_int_equal(load(
+	    "MODEL = small\n"
+	    "out-$(MODEL):\n"
+	    "\tmodel $(MODEL)\n"
+	    "MODEL = smaller\n"), 0);
+	assert_string_equal(rule_at(0)->targets[0], "out-big");
+	assert_string_equal(rule_at(0)->prompt, "model big");
+	v = plan_setting(plan, NULL, "MODEL", NULL);
+	assert_string_equal(v, "big");
+	free(v);
+}
+
+/* grammar: reference (undefined: left as written, warned at the "$") */
+static void
+test_undefined_variable_warning(void **state)
+{
+	(void)state;
+	assert_int_equal(load(
+	    "out:\n"
+	    "\tcd ${HOME} && $(X)\n"
+	    "spaces:\n"
+	    "  a\n"
+	    "    b $(Y)\n"), 0);
+	assert_string_equal(diags(),
+	    "Planfile:2:5: warning: undefined variable 'HOME' left as "
+	    "written\n"
+	    "Planfile:2:16: warning: undefined variable 'X' left as "
+	    "written\n"
+	    "Planfile:5:7: warning: undefined variable 'Y' left as "
+	    "written\n");
+	assert_string_equal(rule_at(0)->prompt, "cd ${HOME} && $(X)");
+	assert_string_equal(rule_at(1)->prompt, "a\n  b $(Y)");
+	assert_int_equal(diag_nwarnings(), 3);
+}
+
+/* grammar: dollar */
+static void
+test_dollars(void **state)
+{
+	(void)state;
+	assert_int_equal(load(
+	    "V = v\n"
+	    "out:\n"
+	    "\tcost $$5, $$(V) $@ $< $1 $(date +%s) ${a b} $(V)$\n"), 0);
+	assert_string_equal(diags(), "");
+	assert_string_equal(rule_at(0)->prompt,
+	    "cost $5, $(V) $@ $< $1 $(date +%s) ${a b} v$");
+}
+
+/* grammar: other_ref (nested references are copied literally) */
+static void
+test_nested_reference_literal(void **state)
+{
+	(void)state;
+	assert_int_equal(load(
+	    "B = b\n"
+	    "A_b = ab\n"
+	    "out:\n"
+	    "\t$(A_$(B)) $(B)\n"), 0);
+	assert_string_equal(diags(), "");
+	assert_string_equal(rule_at(0)->prompt, "$(A_$(B)) b");
+}
+
+/* grammar: reference (a variable that refers to itself) */
+static void
+test_self_reference(void **state)
+{
+	(void)state;
+	assert_int_equal(load(
+	    "A = x $(A)\n"
+	    "B = $(C)\n"
+	    "C = 1 $(B)\n"
+	    "out:\n"
+	    "\tone $(A)\n"
+	    "\ttwo ${B}\n"), -1);
+	assert_string_equal(diags(),
+	    "Planfile:5:6: error: variable 'A' refers to itself\n"
+	    "Planfile:6:6: error: variable 'B' refers to itself\n");
+	assert_string_equal(rule_at(0)->prompt, "one x $(A)\ntwo 1 $(B)");
+}
+
+/* grammar: prompt (tab indentation: one tab comes off) */
+static void
+test_prompt_tabs(void **state)
+{
+	(void)state;
+	assert_int_equal(load(
+	    "out:\n"
+	    "\tline one\n"
+	    "\t\tindented  \n"
+	    "\t  spaced\n"), 0);
+	assert_string_equal(rule_at(0)->prompt,
+	    "line one\n\tindented  \n  spaced");
+}
+
+/* grammar: prompt (space indentation: the smallest comes off) */
+static void
+test_prompt_spaces(void **state)
+{
+	(void)state;
+	assert_int_equal(load(
+	    "out:\n"
+	    "      deep\n"
+	    "    shallow\n"
+	    "        deeper\n"
+	    "other:\n"
+	    " one\n"), 0);
+	assert_string_equal(rule_at(0)->prompt,
+	    "  deep\nshallow\n    deeper");
+	assert_int_equal(rule_at(0)->prompt_loc.line, 2);
+	assert_int_equal(rule_at(0)->prompt_loc.col, 5);
+	assert_string_equal(rule_at(1)->prompt, "one");
+}
+
+/* grammar: prompt (one block, one kind of indentation) */
+static void
+test_prompt_mixed_indentation(void **state)
+{
+	(void)state;
+	assert_int_equal(load(
+	    "out:\n"
+	    "\ttab\n"
+	    "\n"
+	    "    spaces\n"
+	    "\ttab\n"
+	    "  more spaces\n"
+	    "ok:\n"
+	    "  spaces\n"
+	    "\ttab\n"), -1);
+	assert_string_equal(diags(),
+	    "Planfile:4:1: error: prompt mixes tab and space indentation\n"
+	    "Planfile:9:1: error: prompt mixes tab and space indentation\n");
+}
+
+/* grammar: prompt (blank lines inside kept, at the ends dropped) */
+static void
+test_prompt_blank_lines(void **state)
+{
+	(void)state;
+	assert_int_equal(load(
+	    "out:\n"
+	    "\n"
+	    "\tfirst\n"
+	    "\n"
+	    "\t\n"
+	    "   \n"
+	    "\tsecond\n"
+	    "\n"
+	    "\n"
+	    "next: x\n"
+	    "\n"
+	    "\tthird\n"
+	    "\n"), 0);
+	assert_string_equal(rule_at(0)->prompt, "first\n\n\n\nsecond");
+	assert_int_equal(rule_at(0)->prompt_loc.line, 3);
+	assert_string_equal(rule_at(1)->prompt, "third");
+}
+
+/* grammar: prompt, comment_line, trailing_comment */
+static void
+test_hash_in_prompt_and_comments(void **state)
+{
+	(void)state;
+	assert_int_equal(load(
+	    "# a comment\n"
+	    "   # an indented comment, outside any prompt\n"
+	    "A = 1 # trailing\n"
+	    "H = a\\#b   # c\n"
+	    "out: in # the input\n"
+	    "\t# Heading\n"
+	    "\ttext # not a comment\n"
+	    "\t  # indented heading\n"
+	    "# a comment ends the prompt\n"), 0);
+	assert_string_equal(diags(), "");
+	assert_string_equal(var_value("A"), "1");
+	assert_string_equal(var_value("H"), "a#b");
+	assert_int_equal(rule_at(0)->nprereqs, 1);
+	assert_string_equal(rule_at(0)->prereqs[0], "in");
+	assert_string_equal(rule_at(0)->prompt,
+	    "# Heading\ntext # not a comment\n  # indented heading");
+}
+
+/* grammar: prompt (it ends at a line that is not indented) */
+static void
+test_prompt_ends_at_next_line(void **state)
+{
+	(void)state;
+	assert_int_equal(load(
+	    "a:\n"
+	    "\tfirst\n"
+	    "b: a\n"
+	    "\tsecond \\\n"
+	    "\tthird\n"
+	    "# comment\n"
+	    "\tstray\n"), -1);
+	assert_int_equal(plan->nrules, 2);
+	assert_string_equal(rule_at(0)->prompt, "first");
+	assert_string_equal(rule_at(1)->prompt, "second \\\nthird");
+	assert_string_equal(diags(),
+	    "Planfile:7:2: error: prompt line outside a rule\n");
+}
+
+/* grammar: line (indented lines after no rule header) */
+static void
+test_prompt_outside_rule(void **state)
+{
+	(void)state;
+	assert_int_equal(load(
+	    "A = 1\n"
+	    "\tstray\n"
+	    "\tstray again\n"
+	    "out: model = m\n"
+	    "    after a setting\n"), -1);
+	assert_string_equal(diags(),
+	    "Planfile:2:2: error: prompt line outside a rule\n"
+	    "Planfile:5:5: error: prompt line outside a rule\n");
+}
+
+/* Describe the whole plan, for comparing two loads. */
+static char *
+dump_plan(const struct plan *p)
+{
+	struct buf b;
+	struct rule *r;
+	struct var *v;
+	size_t i, j;
+
+	memset(&b, 0, sizeof(b));
+	for (i = 0; i < p->nrules; i++) {
+		r = p->rules[i];
+		buf_printf(&b, "rule %d:%d\n", r->loc.line, r->loc.col);
+		for (j = 0; j < r->ntargets; j++)
+			buf_printf(&b, " t %s %d:%d\n", r->targets[j],
+			    r->tlocs[j].line, r->tlocs[j].col);
+		for (j = 0; j < r->nprereqs; j++)
+			buf_printf(&b, " p %s %d:%d\n", r->prereqs[j],
+			    r->plocs[j].line, r->plocs[j].col);
+		buf_printf(&b, " prompt %d:%d [%s]\n", r->prompt_loc.line,
+		    r->prompt_loc.col, r->prompt ? r->prompt : "(null)");
+	}
+	for (i = 0; i < p->vars.cap; i++)
+		if ((v = p->vars.vals[i]) != NULL)
+			buf_printf(&b, "var %s=[%s] %d:%d\n", v->name, v->value,
+			    v->loc.line, v->loc.col);
+	for (i = 0; i < p->ntsets; i++)
+		buf_printf(&b, "tset %s %s=[%s] %d:%d\n", p->tsets[i]->target,
+		    p->tsets[i]->name, p->tsets[i]->value,
+		    p->tsets[i]->loc.line, p->tsets[i]->loc.col);
+	for (i = 0; i < p->ngoals; i++)
+		buf_printf(&b, "goal %s\n", p->goals[i]);
+	buf_printf(&b, "phony %d\n", plan_is_phony(p, "all"));
+	return buf_detach(&b);
+}
+
+/* The same text with each LF made CR LF. */
+static char *
+to_crlf(const char *s)
+{
+	struct buf b;
+
+	memset(&b, 0, sizeof(b));
+	for (; *s != '\0'; s++) {
+		if (*s == '\n')
+			buf_addc(&b, '\r');
+		buf_addc(&b, *s);
+	}
+	return buf_detach(&b);
+}
+
+/* grammar: newline (CR LF reads as LF) */
+static void
+test_crlf_same_as_lf(void **state)
+{
+	static const char text[] =
+	    "# comment\n"
+	    "V = value \\\n"
+	    "    continued\n"
+	    ".PHONY: all\n"
+	    "all: out.txt\n"
+	    "out.txt: in\\ put.txt $(V)\n"
+	    "\tSay $(V).\n"
+	    "\n"
+	    "\t\tdeeper\n"
+	    "\n"
+	    "out.txt: model = m\n"
+	    "spaced:\n"
+	    "   a\n"
+	    "     b\n";
+	struct plan *lf;
+	char *crlf, *a, *b;
+
+	(void)state;
+	assert_int_equal(load(text), 0);
+	lf = plan;
+	plan = plan_new();
+	crlf = to_crlf(text);
+	assert_int_equal(load(crlf), 0);
+	assert_string_equal(diags(), "");
+	a = dump_plan(lf);
+	b = dump_plan(plan);
+	assert_string_equal(a, b);
+	assert_non_null(strstr(a, "[Say value continued.\n\n\tdeeper]"));
+	assert_null(strchr(a, '\r'));
+	free(a);
+	free(b);
+	free(crlf);
+	plan_free(lf);
+}
+
+/* grammar: planfile (a byte order mark is skipped) */
+static void
+test_bom_skipped(void **state)
+{
+	struct var *v;
+
+	(void)state;
+	assert_int_equal(load("\xef\xbb\xbf" "A = 1\nout: x\n"), 0);
+	v = smap_get(&plan->vars, "A");
+	assert_non_null(v);
+	assert_int_equal(v->loc.line, 1);
+	assert_int_equal(v->loc.col, 1);
+	assert_string_equal(rule_at(0)->targets[0], "out");
+}
+
+/* grammar: continuation */
+static void
+test_line_continuation(void **state)
+{
+	struct rule *r;
+
+	(void)state;
+	assert_int_equal(load(
+	    "SRC = a.txt   \\\n"
+	    "      b.txt \\\n"
+	    "\\\n"
+	    "   c.txt\n"
+	    "out: $(SRC) \\\n"
+	    "\td.txt\\\n"
+	    "  e.txt\n"
+	    "\tprompt \\\n"
+	    "\tstays\n"
+	    "bad \\\n"
+	    "  \xff: x\n"), -1);
+	assert_string_equal(var_value("SRC"), "a.txt b.txt c.txt");
+	r = rule_at(0);
+	assert_int_equal(r->nprereqs, 5);
+	assert_string_equal(r->prereqs[3], "d.txt");
+	assert_int_equal(r->plocs[3].line, 6);
+	assert_int_equal(r->plocs[3].col, 2);
+	assert_string_equal(r->prereqs[4], "e.txt");
+	assert_int_equal(r->plocs[4].line, 7);
+	assert_int_equal(r->plocs[4].col, 3);
+	assert_string_equal(r->prompt, "prompt \\\nstays");
+	assert_string_equal(diags(),
+	    "Planfile:11:3: error: target name is not valid UTF-8\n");
+}
+
+/* grammar: escape */
+static void
+test_escaped_space_in_target(void **state)
+{
+	struct rule *r;
+
+	(void)state;
+	assert_int_equal(load(
+	    "my\\ file.txt other\\#1 c\\:d a\\b: in\\ put\n"
+	    "\tp\n"), 0);
+	r = rule_at(0);
+	assert_int_equal(r->ntargets, 4);
+	assert_string_equal(r->targets[0], "my file.txt");
+	assert_string_equal(r->targets[1], "other#1");
+	assert_string_equal(r->targets[2], "c:d");
+	assert_string_equal(r->targets[3], "a\\b");
+	assert_int_equal(r->tlocs[1].col, 14);
+	assert_string_equal(r->prereqs[0], "in put");
+}
+
+/* grammar: rule (several targets, one prompt; no prompt) */
+static void
+test_multiple_targets_and_aggregate(void **state)
+{
+	struct rule *r;
+
+	(void)state;
+	assert_int_equal(load(
+	    "all: a.txt b.txt\n"
+	    "\n"
+	    "a.txt b.txt c.txt: src.md\n"
+	    "\tWrite three files.\n"), 0);
+	r = rule_at(0);
+	assert_null(r->prompt);
+	assert_int_equal(r->nprereqs, 2);
+	r = rule_at(1);
+	assert_int_equal(r->ntargets, 3);
+	assert_string_equal(r->targets[2], "c.txt");
+	assert_int_equal(r->tlocs[2].col, 13);
+	assert_string_equal(r->prompt, "Write three files.");
+}
+
+/* grammar: phony_rule */
+static void
+test_phony(void **state)
+{
+	(void)state;
+	assert_int_equal(load(
+	    ".PHONY: all clean\n"
+	    "all: a\n"
+	    ".PHONY: more\n"), 0);
+	assert_true(plan_is_phony(plan, "all"));
+	assert_true(plan_is_phony(plan, "clean"));
+	assert_true(plan_is_phony(plan, "more"));
+	assert_false(plan_is_phony(plan, "a"));
+	assert_int_equal(plan->nrules, 1);
+	assert_int_equal(plan->ngoals, 1);
+	assert_string_equal(plan->goals[0], "all");
+}
+
+/* grammar: target_setting */
+static void
+test_target_setting(void **state)
+{
+	struct loc where;
+	char *v;
+
+	(void)state;
+	assert_int_equal(load(
+	    "a.txt b.txt: model = big-$(V) # comment\n"
+	    "a.txt: tier.cheap = ollama:llama3.2\n"
+	    "a.txt: max_tokens=100\n"
+	    "a.txt: max_tokens = 200\n"
+	    "V = 1\n"
+	    "a.txt b.txt:\n"
+	    "\tprompt\n"), 0);
+	assert_string_equal(diags(), "");
+	assert_int_equal(plan->ntsets, 5);
+	assert_string_equal(plan->tsets[1]->target, "b.txt");
+	assert_string_equal(plan->tsets[1]->name, "model");
+	assert_string_equal(plan->tsets[1]->value, "big-$(V)");
+	assert_int_equal(plan->tsets[1]->loc.line, 1);
+	assert_int_equal(plan->tsets[1]->loc.col, 14);
+	assert_string_equal(plan->tsets[2]->value, "ollama:llama3.2");
+	assert_int_equal(plan->nrules, 1);
+	assert_string_equal(rule_at(0)->prompt, "prompt");
+	v = plan_setting(plan, "b.txt", "model", &where);
+	assert_string_equal(v, "big-1");
+	free(v);
+	v = plan_setting(plan, "a.txt", "max_tokens", &where);
+	assert_string_equal(v, "200");
+	assert_int_equal(where.line, 4);
+	free(v);
+}
+
+/* grammar: setting_name (a misspelling is an error, said once) */
+static void
+test_misspelled_setting(void **state)
+{
+	(void)state;
+	assert_int_equal(load(
+	    "A = 1\n"
+	    "\n"
+	    "out.txt: max_token = 5\n"
+	    "a b: colour = red\n"
+	    "c: tier. = x\n"
+	    "d: = x\n"), -1);
+	assert_string_equal(diags(),
+	    "Planfile:3:10: error: unknown setting 'max_token'; did you "
+	    "mean 'max_tokens'?\n"
+	    "Planfile:4:6: error: unknown setting 'colour'\n"
+	    "Planfile:5:4: error: unknown setting 'tier.'; did you mean "
+	    "'tier'?\n"
+	    "Planfile:6:4: error: expected a setting name before '='\n");
+	assert_int_equal(plan->ntsets, 0);
+}
+
+/* grammar: line (anything else is an error) */
+static void
+test_garbage_line(void **state)
+{
+	(void)state;
+	assert_int_equal(load(
+	    "A = 1\n"
+	    "this is not a rule\n"
+	    "\tnor is this a prompt\n"
+	    "B = 2\n"), -1);
+	assert_string_equal(diags(),
+	    "Planfile:2:1: error: expected a rule or an assignment\n");
+	assert_string_equal(var_value("B"), "2");
+}
+
+/* grammar: line (every error is reported) */
+static void
+test_several_errors(void **state)
+{
+	(void)state;
+	assert_int_equal(load(
+	    "garbage\n"
+	    "out: x\n"
+	    "\tok $(SELF)\n"
+	    "SELF = $(SELF)\n"
+	    "\tstray\n"
+	    "a b = c\n"
+	    "x: max_tokn = 3\n"
+	    "A := 1\n"
+	    "B += 1\n"
+	    ": nothing\n"
+	    "y:: z\n"
+	    "\xc3\x28: z\n"), -1);
+	assert_string_equal(diags(),
+	    "Planfile:1:1: error: expected a rule or an assignment\n"
+	    "Planfile:5:2: error: prompt line outside a rule\n"
+	    "Planfile:6:1: error: invalid variable name 'a b'\n"
+	    "Planfile:7:4: error: unknown setting 'max_tokn'; did you mean "
+	    "'max_tokens'?\n"
+	    "Planfile:8:3: error: ':=' assignments are not supported yet\n"
+	    "Planfile:9:3: error: '+=' assignments are not supported yet\n"
+	    "Planfile:10:1: error: expected a target before ':'\n"
+	    "Planfile:11:2: error: double-colon rules are not supported "
+	    "yet\n"
+	    "Planfile:12:1: error: target name is not valid UTF-8\n"
+	    "Planfile:3:5: error: variable 'SELF' refers to itself\n");
+	assert_int_equal(diag_nerrors(), 10);
+	assert_int_equal(plan->nrules, 1);
+}
+
+/* grammar: line (the loader stops after DIAG_MAX_ERRORS) */
+static void
+test_too_many_errors(void **state)
+{
+	struct buf b;
+	const char *d, *last;
+	int i, n;
+
+	(void)state;
+	memset(&b, 0, sizeof(b));
+	for (i = 0; i < DIAG_MAX_ERRORS + 10; i++)
+		buf_addstr(&b, "garbage\n");
+	assert_int_equal(load(b.data), -1);
+	buf_free(&b);
+	d = diags();
+	for (n = 0, last = d; (last = strchr(last, '\n')) != NULL; last++)
+		n++;
+	assert_int_equal(n, DIAG_MAX_ERRORS + 1);
+	assert_non_null(strstr(d, "Planfile:20:1: error: expected a rule"));
+	assert_null(strstr(d, "Planfile:21:1:"));
+	last = d + strlen(d) - strlen("Planfile: error: too many errors\n");
+	assert_string_equal(last, "Planfile: error: too many errors\n");
+}
+
+/* grammar: planfile (an empty file is an empty plan) */
+static void
+test_empty_file(void **state)
+{
+	(void)state;
+	assert_int_equal(load(""), 0);
+	assert_string_equal(diags(), "");
+	assert_int_equal(plan->nrules, 0);
+	assert_int_equal(plan->ngoals, 0);
+	assert_int_equal(load("\n\n# only comments\n  \n"), 0);
+	assert_int_equal(plan->nrules, 0);
+}
+
+/* A directory or a missing file is a clean error. */
+static void
+test_unreadable_plan(void **state)
+{
+	char dir[] = "/tmp/pm-dir.XXXXXX", want[256];
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(plan_load(plan, dir), -1);
+	snprintf(want, sizeof(want),
+	    "planmake: error: cannot read %s: Is a directory\n", dir);
+	assert_string_equal(diags(), want);
+	rmdir(dir);
+	diag_reset();
+	assert_int_equal(plan_load(plan, dir), -1);
+	snprintf(want, sizeof(want),
+	    "planmake: error: cannot read %s: Is a directory\n"
+	    "planmake: error: cannot open %s: No such file or directory\n",
+	    dir, dir);
+	assert_string_equal(diags(), want);
+	assert_int_equal(diag_nerrors(), 1);
+}
+
+/* grammar: prompt_line (no line length limit) */
+static void
+test_long_prompt_line(void **state)
+{
+	struct buf b;
+	const char *prompt;
+	size_t i;
+
+	(void)state;
+	memset(&b, 0, sizeof(b));
+	buf_addstr(&b, "out:\n\t");
+	for (i = 0; i < 1024 * 1024; i++)
+		buf_addc(&b, "abcdefgh"[i % 8]);
+	buf_addstr(&b, " $(V) ${NO}\nV = end\n");
+	assert_int_equal(load(b.data), 0);
+	buf_free(&b);
+	prompt = rule_at(0)->prompt;
+	assert_int_equal(strlen(prompt), 1024 * 1024 + 10);
+	assert_memory_equal(prompt + 1024 * 1024, " end ${NO}", 10);
+	assert_string_equal(diags(), "Planfile:2:1048583: warning: "
+	    "undefined variable 'NO' left as written\n");
+}
+
+/* grammar: targets (valid UTF-8 only) */
+static void
+test_invalid_utf8_target(void **state)
+{
+	(void)state;
+	assert_int_equal(load(
+	    "ok.txt caf\xc3\xa9.txt: x\n"
+	    "good.txt bad\xe9.txt: caf\xe9\n"
+	    "\tprompt\n"), -1);
+	assert_string_equal(diags(),
+	    "Planfile:2:10: error: target name is not valid UTF-8\n");
+	assert_int_equal(plan->nrules, 1);
+	assert_string_equal(rule_at(0)->targets[1], "caf\xc3\xa9.txt");
+}
+
+/* grammar: rule_header (the default goal) */
+static void
+test_default_goal(void **state)
+{
+	(void)state;
+	assert_int_equal(load(
+	    ".PHONY: all\n"
+	    ".hidden: x\n"
+	    "all other: a b\n"
+	    "x: y\n"), 0);
+	assert_int_equal(plan->ngoals, 2);
+	assert_string_equal(plan->goals[0], "all");
+	assert_string_equal(plan->goals[1], "other");
+	assert_string_equal(rule_at(0)->targets[0], ".hidden");
+}
+
+/* A NUL byte is no Planfile text. */
+static void
+test_nul_byte(void **state)
+{
+	static const char text[] = "A = 1\nout: a\0b\n";
+
+	(void)state;
+	assert_int_equal(plan_load(plan, write_plan(text, sizeof(text) - 1)),
+	    -1);
+	assert_string_equal(diags(),
+	    "Planfile:2:7: error: unexpected NUL byte\n");
+}
+
+/* The lexer hands out lines, joins only on request, and places bytes of
+ * joined lines on their physical line. */
+static void
+test_lexer_lines(void **state)
+{
+	static const char text[] =
+	    "a \\\n  b\r\n\t x\n  \n# c\nlast";
+	struct lexer lx;
+	struct lexline ln;
+	struct loc l;
+
+	(void)state;
+	lexer_init(&lx, text, sizeof(text) - 1);
+	assert_true(lexer_next(&lx, &ln));
+	assert_int_equal(ln.kind, LEX_TEXT);
+	assert_true(lexer_continues(&ln));
+	lexer_join(&lx, &ln);
+	assert_int_equal(ln.len, 3);
+	assert_memory_equal(ln.s, "a b", 3);
+	lexer_loc(&lx, &ln, 2, &l);
+	assert_int_equal(l.line, 2);
+	assert_int_equal(l.col, 3);
+	assert_true(lexer_next(&lx, &ln));
+	assert_int_equal(ln.kind, LEX_INDENTED);
+	assert_int_equal(ln.line, 3);
+	assert_int_equal(ln.indent, 2);
+	assert_true(lexer_next(&lx, &ln));
+	assert_int_equal(ln.kind, LEX_BLANK);
+	assert_true(lexer_next(&lx, &ln));
+	assert_int_equal(ln.kind, LEX_COMMENT);
+	assert_true(lexer_next(&lx, &ln));
+	assert_int_equal(ln.kind, LEX_TEXT);
+	assert_int_equal(ln.len, 4);
+	assert_false(lexer_next(&lx, &ln));
+	lexer_close(&lx);
+}
+
+/* parser_load_mem() reads text under a name. */
+static void
+test_load_mem(void **state)
+{
+	static const char text[] = "out:\n\t$(U)\n";
+
+	(void)state;
+	assert_int_equal(parser_load_mem(plan, "mem", text, sizeof(text) - 1),
+	    0);
+	assert_string_equal(diags(), "mem:2:2: warning: undefined variable "
+	    "'U' left as written\n");
+	assert_string_equal(rule_at(0)->prompt, "$(U)");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+		T(test_assign_and_expand),
+		T(test_value_splits_into_words),
+		T(test_later_variable_in_prompt),
+		T(test_header_expands_at_once),
+		T(test_cmdline_override),
+		T(test_undefined_variable_warning),
+		T(test_dollars),
+		T(test_nested_reference_literal),
+		T(test_self_reference),
+		T(test_prompt_tabs),
+		T(test_prompt_spaces),
+		T(test_prompt_mixed_indentation),
+		T(test_prompt_blank_lines),
+		T(test_hash_in_prompt_and_comments),
+		T(test_prompt_ends_at_next_line),
+		T(test_prompt_outside_rule),
+		T(test_crlf_same_as_lf),
+		T(test_bom_skipped),
+		T(test_line_continuation),
+		T(test_escaped_space_in_target),
+		T(test_multiple_targets_and_aggregate),
+		T(test_phony),
+		T(test_target_setting),
+		T(test_misspelled_setting),
+		T(test_garbage_line),
+		T(test_several_errors),
+		T(test_too_many_errors),
+		T(test_empty_file),
+		T(test_unreadable_plan),
+		T(test_long_prompt_line),
+		T(test_invalid_utf8_target),
+		T(test_default_goal),
+		T(test_nul_byte),
+		T(test_lexer_lines),
+		T(test_load_mem),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
