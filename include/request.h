@@ -57,8 +57,9 @@ char	*request_body(const struct spec *s, const struct task *t,
 
 /* The text of the user turn: each input labelled with its path, then
  * the prompt, then the list of files to write.  Exposed for tests and
- * -t prompt.  The caller frees the result. */
+ * -t prompt, which sets preview: an input not built yet is shown as a
+ * placeholder instead of failing.  The caller frees the result. */
 char	*request_user_text(const struct spec *s, const struct task *t,
-	    char **errp);
+	    int preview, char **errp);
 
 #endif

@@ -134,7 +134,7 @@ tool_prompt(struct plan *p, struct dag *d, int argc, char **argv)
 	}
 	memset(&sp, 0, sizeof(sp));
 	if (request_spec(&sp, p, n->producer, &err) == -1 ||
-	    (user = request_user_text(&sp, n->producer, &err)) == NULL) {
+	    (user = request_user_text(&sp, n->producer, 1, &err)) == NULL) {
 		log_error("%s", err);
 		free(err);
 		spec_clear(&sp);
@@ -205,6 +205,7 @@ main(int argc, char **argv)
 			    n > 10000) {
 				log_error("-j wants a number from 1 to 10000, "
 				    "not '%s'", optarg);
+				plan_free(p);
 				return 2;
 			}
 			o.jobs = (int)n;
@@ -218,6 +219,8 @@ main(int argc, char **argv)
 		case 'd':
 			if ((rc = log_parse_debug(optarg, &err)) == -1) {
 				log_error("%s", err);
+				free(err);
+				plan_free(p);
 				return 2;
 			}
 			log_debug_mask |= rc;
@@ -234,11 +237,13 @@ main(int argc, char **argv)
 			return 0;
 		default:
 			usage(stderr);
+			plan_free(p);
 			return 2;
 		}
 	}
 	if (dir != NULL && chdir(dir) == -1) {
 		log_error("cannot enter %s: %s", dir, strerror(errno));
+		plan_free(p);
 		return 2;
 	}
 
@@ -246,18 +251,21 @@ main(int argc, char **argv)
 	 * arguments). */
 	goals = xcalloc((size_t)argc + 1, sizeof(*goals));
 	for (i = optind; i < argc; i++)
-		if (tool != NULL || plan_cmdline_var(p, argv[i]) == -1)
+		if (plan_cmdline_var(p, argv[i]) == -1)
 			goals[ngoals++] = argv[i];
 
+	d = NULL;
 	if ((path = find_plan(planfile)) == NULL) {
 		log_error("no Planfile or plan.yaml here (use -f FILE)");
-		return 2;
+		rc = 2;
+		goto out;
 	}
 	if (plan_load(p, path) == -1 || (d = dag_build(p)) == NULL) {
 		if (diag_nerrors() > 0)
 			fprintf(stderr, "%d error%s\n", diag_nerrors(),
 			    diag_nerrors() == 1 ? "" : "s");
-		return 2;
+		rc = 2;
+		goto out;
 	}
 	if (tool != NULL) {
 		rc = run_tool(tool, p, d, (int)ngoals, goals);

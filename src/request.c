@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -283,11 +284,15 @@ fence_len(const char *text, size_t n)
 /* Append one input file, labelled with its path, in a fence. */
 static int
 add_input(struct buf *u, const struct spec *s, const char *path,
-    char **errp)
+    int preview, char **errp)
 {
 	struct buf f = { 0 };
 	size_t bad, k, fl;
 
+	if (preview && access(path, F_OK) != 0) {
+		buf_printf(u, "File %s:\n```\n(not built yet)\n```\n\n", path);
+		return 0;
+	}
 	if (file_read(path, &f, errp) == -1)
 		return -1;
 	if ((long)f.len > s->max_input) {
@@ -318,14 +323,15 @@ add_input(struct buf *u, const struct spec *s, const char *path,
 }
 
 char *
-request_user_text(const struct spec *s, const struct task *t, char **errp)
+request_user_text(const struct spec *s, const struct task *t, int preview,
+    char **errp)
 {
 	struct buf u = { 0 };
 	size_t i;
 
 	for (i = 0; i < t->nins; i++) {
 		if (is_input(t->ins[i]) &&
-		    add_input(&u, s, t->ins[i]->path, errp) == -1) {
+		    add_input(&u, s, t->ins[i]->path, preview, errp) == -1) {
 			buf_free(&u);
 			return NULL;
 		}
@@ -343,7 +349,7 @@ request_body(const struct spec *s, const struct task *t, char **errp)
 	json_t *root, *msgs;
 	char *user, *text;
 
-	if ((user = request_user_text(s, t, errp)) == NULL)
+	if ((user = request_user_text(s, t, 0, errp)) == NULL)
 		return NULL;
 	if (s->wire == WIRE_ANTHROPIC) {
 		msgs = json_pack("[{s:s, s:s}]", "role", "user", "content",

@@ -808,7 +808,7 @@ test_long_prompt_line(void **state)
 	prompt = rule_at(0)->prompt;
 	assert_int_equal(strlen(prompt), 1024 * 1024 + 10);
 	assert_memory_equal(prompt + 1024 * 1024, " end ${NO}", 10);
-	assert_string_equal(diags(), "Planfile:2:1048583: warning: "
+	assert_string_equal(diags(), "Planfile:2:1048584: warning: "
 	    "undefined variable 'NO' left as written\n");
 }
 
