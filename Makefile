@@ -12,7 +12,7 @@ TESTPKGS = cmocka libmicrohttpd
 PKGCFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKGLIBS	 = $(shell pkg-config --libs $(PKGS)) -lm
 PMCFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-	   -Wall -Wextra -Wshadow -Wno-unused-parameter -Iinclude $(PKGCFLAGS)
+	   -Wall -Wextra -Wshadow -Iinclude $(PKGCFLAGS)
 SAN	 = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	   -fno-omit-frame-pointer
 

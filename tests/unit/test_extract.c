@@ -93,6 +93,8 @@ test_form1_two_targets(void **state)
 	char *targets[] = { "src/b.h", "src/a.c" };
 	const char *want[] = { "#define B 1\n\nint b;\n", "int a;\n" };
 
+	(void)state;
+
 	expect_ok("Here are the files.\n\nsrc/a.c\n```c\nint a;\n```\n\n"
 	    "src/b.h\n```\n#define B 1\n\nint b;\n```\nDone.\n",
 	    targets, 2, want);
@@ -105,6 +107,7 @@ test_form1_two_targets(void **state)
 static void
 test_decorations(void **state)
 {
+	(void)state;
 	char *targets[] = { "src/a.c", "b.c", "c.c", "d.c", "e.c", "f.c",
 	    "g.c" };
 	const char *want[] = {
@@ -126,6 +129,8 @@ test_decoration_one_layer(void **state)
 {
 	char *targets[] = { "a.c", "b.c" };
 
+	(void)state;
+
 	expect_err("****a.c****\n```\na\n```\nb.c\n```\nb\n```\n",
 	    targets, 2, "answer names '**a.c**'");
 }
@@ -136,6 +141,8 @@ static void
 test_nested_fence(void **state)
 {
 	char *targets[] = { "README.md", "x.sh" };
+
+	(void)state;
 	const char *want[] = {
 		"# Build\n```sh\nmake\n```\n``` \n",
 		"echo hi\n"
@@ -152,6 +159,8 @@ test_tilde_fence(void **state)
 	char *targets[] = { "doc.md", "b.c" };
 	const char *want[] = { "```\nx\n```\n~~\n", "b\n" };
 
+	(void)state;
+
 	expect_ok("doc.md\n~~~\n```\nx\n```\n~~\n~~~~~\nb.c\n   ~~~~ c\nb\n"
 	    "~~~~\t\n", targets, 2, want);
 }
@@ -166,6 +175,8 @@ test_info_string(void **state)
 	const char *want2[] = { "x\n``` y\n", "y\n" };
 	const char *want1[] = { "```c`\nbar\n" };
 
+	(void)state;
+
 	expect_ok("a.c\n```c {.numberLines startFrom=\"1\"}\nx\n``` y\n```\n"
 	    "b.c\n~~~ `weird` info\ny\n~~~\n", two, 2, want2);
 	/* Not a fence: the whole answer is the file. */
@@ -179,6 +190,8 @@ test_indented_fence(void **state)
 	char *one[] = { "a.txt" };
 	const char *want[] = { "    ```\nx\n" };
 
+	(void)state;
+
 	expect_ok("\n    ```\nx\n\n", one, 1, want);
 }
 
@@ -187,6 +200,8 @@ static void
 test_missing_target(void **state)
 {
 	char *targets[] = { "src/wc.c", "src/wc.h" };
+
+	(void)state;
 
 	expect_err("src/wc.h\n```\nint wc(void);\n```\n", targets, 2,
 	    "answer has no block for 'src/wc.c'");
@@ -199,6 +214,8 @@ test_duplicate_target(void **state)
 	char *targets[] = { "a.c", "b.c" };
 	char *one[] = { "a.c" };
 
+	(void)state;
+
 	expect_err("a.c\n```\n1\n```\nb.c\n```\n2\n```\n### a.c\n```\n3\n"
 	    "```\n", targets, 2, "more than one block for 'a.c'");
 	expect_err("a.c\n```\n1\n```\na.c\n```\n2\n```\n", one, 1,
@@ -210,6 +227,8 @@ static void
 test_foreign_path(void **state)
 {
 	char *targets[] = { "a.c" };
+
+	(void)state;
 
 	expect_err("a.c\n```\n1\n```\n../etc/passwd\n```\nroot\n```\n",
 	    targets, 1, "answer names '../etc/passwd', which is not a target");
@@ -229,6 +248,8 @@ test_foreign_long(void **state)
 	char *targets[] = { "a.c" };
 	char *err = NULL;
 	size_t i, bad;
+
+	(void)state;
 
 	buf_addstr(&b, "a.c\n```\n1\n```\nx");
 	for (i = 0; i < 300; i++)
@@ -250,6 +271,8 @@ test_prose_header(void **state)
 	char *targets[] = { "a.c", "b.c" };
 	const char *want[] = { "a\n", "b\n" };
 
+	(void)state;
+
 	expect_ok("Here is the code:\n```\nls\n```\na.c\n```\na\n```\n"
 	    "Example\n```\nx\n```\nb.c\n```\nb\n```\n", targets, 2, want);
 }
@@ -260,6 +283,8 @@ test_form2(void **state)
 {
 	char *one[] = { "src/wc.c" };
 	const char *want[] = { "int main(void)\n{\n}\n" };
+
+	(void)state;
 
 	expect_ok("Here is the file:\n\n```c\nint main(void)\n{\n}\n```\n\n"
 	    "Hope this helps.\n", one, 1, want);
@@ -273,6 +298,8 @@ test_form2_too_much_prose(void **state)
 {
 	char *one[] = { "a.c" };
 
+	(void)state;
+
 	expect_err("Sure thing.\nHere is the file:\n```c\nint x;\n```\n",
 	    one, 1, "answer fits none of the forms");
 	expect_err("```c\nint x;\n```\nThat is all.\nBye now\n",
@@ -284,6 +311,8 @@ static void
 test_form2_two_blocks(void **state)
 {
 	char *one[] = { "a.c" };
+
+	(void)state;
 
 	expect_err("```\n1\n```\n```\n2\n```\n", one, 1,
 	    "answer has 2 fenced blocks and no file names");
@@ -297,6 +326,8 @@ test_form3(void **state)
 	const char *want[] = { "  first\n\nlast  \n" };
 	const char *want2[] = { "x\n" };
 
+	(void)state;
+
 	expect_ok("\n \t\n  first\n\nlast  \n\n\n   \n", one, 1, want);
 	expect_ok("x", one, 1, want2);
 	expect_ok("x\n\n\n", one, 1, want2);
@@ -307,6 +338,8 @@ static void
 test_form3_two_targets(void **state)
 {
 	char *targets[] = { "a.txt", "b.txt" };
+
+	(void)state;
 
 	expect_err("just some text\n", targets, 2,
 	    "answer does not name the targets");
@@ -320,6 +353,8 @@ test_unterminated(void **state)
 {
 	char *one[] = { "a.c" };
 	char *two[] = { "a.c", "b.c" };
+
+	(void)state;
 
 	expect_err("a.c\n```\nint x;\n", one, 1,
 	    "unterminated fence opened on answer line 2");
@@ -340,6 +375,8 @@ test_crlf(void **state)
 	char *one[] = { "t.txt" };
 	const char *want1[] = { "hello\nworld\n" };
 
+	(void)state;
+
 	expect_ok("a.c:\r\n```c\r\nint a;\r\n\r\nx\r\n```\r\nb.c\r\n"
 	    "~~~\r\nb\r\n~~~\r\n", targets, 2, want);
 	expect_ok("\r\nhello\r\nworld\r\n\r\n", one, 1, want1);
@@ -353,6 +390,8 @@ test_empty(void **state)
 	char *two[] = { "a.c", "b.c" };
 	struct extract_file out[1];
 	char *err = NULL;
+
+	(void)state;
 
 	expect_err("", one, 1, "answer is empty");
 	expect_err(" \n\t\n\r\n\n", one, 1, "answer is empty");
@@ -369,6 +408,8 @@ test_empty_block(void **state)
 	char *targets[] = { "empty.txt", "b.c" };
 	const char *want[] = { "", "\n" };
 
+	(void)state;
+
 	expect_ok("empty.txt\n```\n```\nb.c\n```\n\n```\n", targets, 2, want);
 }
 
@@ -380,6 +421,8 @@ test_header_blank_fence(void **state)
 	char *two[] = { "a.c", "b.c" };
 	char *one[] = { "a.c" };
 	const char *want[] = { "x\n" };
+
+	(void)state;
 
 	expect_err("a.c\n\n```\nx\n```\nb.c\n```\ny\n```\n", two, 2,
 	    "answer has no block for 'a.c'");
@@ -397,6 +440,8 @@ test_nul_bytes(void **state)
 	const size_t wantlen[] = { 4 };
 	struct extract_file out[1];
 	char *err = NULL;
+
+	(void)state;
 
 	/* "a\0.c" looks like a path that is not a target. */
 	assert_int_equal(run_n(ans, sizeof ans - 1, one, 1, out, &err), -1);
@@ -454,6 +499,8 @@ test_random_bytes(void **state)
 	static const char alpha[] = "```~~~\n\n\n\r  #*:/.a\0";
 	char *targets[] = { "a.c", "b/c.h", "." };
 	char s[256];
+
+	(void)state;
 	uint32_t seed = 2463534242u;
 	size_t i, j, len;
 	uint32_t r;
@@ -475,6 +522,7 @@ test_random_bytes(void **state)
 static void
 test_truncations(void **state)
 {
+	(void)state;
 	static const char ans[] =
 	    "Here you go:\r\n\r\n### `a.c`:\n````c\n```\nint a;\n```\n````\n"
 	    "b/c.h\n~~~\n#define C\n~~~\n";
@@ -500,6 +548,8 @@ static void
 test_instructions(void **state)
 {
 	const char *s;
+
+	(void)state;
 
 	s = extract_instructions();
 	assert_non_null(s);
