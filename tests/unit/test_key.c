@@ -1,0 +1,248 @@
+/* Unit tests for the request key and body: what enters the key, what
+ * stays out of it, and what the wire body carries. */
+#include "unit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "dag.h"
+#include "diag.h"
+#include "parser.h"
+#include "plan.h"
+#include "request.h"
+#include "util.h"
+
+static char	 dir[] = "/tmp/pm-key.XXXXXX";
+static char	 olddir[4096];
+
+static int
+group_setup(void **state)
+{
+	(void)state;
+	if (getcwd(olddir, sizeof(olddir)) == NULL || mkdtemp(dir) == NULL ||
+	    chdir(dir) == -1)
+		return -1;
+	diag_set_output(tmpfile());
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	unlink("spec.md");
+	if (chdir(olddir) == -1 || rmdir(dir) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+put(const char *path, const char *text)
+{
+	char *err = NULL;
+
+	assert_int_equal(file_write_atomic(path, text, strlen(text), 0, &err),
+	    0);
+}
+
+/* The key of the task writing target in plan text, with spec.md holding
+ * input and the command-line assignment arg applied (or none). */
+static void
+key_of(const char *text, const char *input, const char *arg,
+    const char *target, char key[65])
+{
+	struct plan *p;
+	struct dag *d;
+	struct node *n;
+	struct spec sp;
+	char *err = NULL;
+	size_t i;
+
+	put("spec.md", input);
+	p = plan_new();
+	if (arg != NULL)
+		assert_int_equal(plan_cmdline_var(p, arg), 0);
+	assert_int_equal(parser_load_mem(p, "Planfile", text, strlen(text)),
+	    0);
+	assert_non_null(d = dag_build(p));
+	assert_non_null(n = dag_find(d, target));
+	assert_non_null(n->producer);
+	for (i = 0; i < n->producer->nins; i++) {
+		struct node *in = n->producer->ins[i];
+		struct buf b = { 0 };
+
+		assert_int_equal(file_read(in->path, &b, &err), 0);
+		sha256_hex(b.data, b.len, in->hash);
+		in->hashed = 1;
+		buf_free(&b);
+	}
+	memset(&sp, 0, sizeof(sp));
+	assert_int_equal(request_spec(&sp, p, n->producer, &err), 0);
+	request_key(&sp, n->producer);
+	memcpy(key, sp.key, 65);
+	spec_clear(&sp);
+	dag_free(d);
+	plan_free(p);
+}
+
+#define BASE	"a.md: spec.md\n\tWrite a.\n"
+
+static void
+test_key_is_stable_hex(void **state)
+{
+	char k1[65], k2[65];
+	size_t i;
+
+	(void)state;
+	key_of(BASE, "one\n", NULL, "a.md", k1);
+	key_of(BASE, "one\n", NULL, "a.md", k2);
+	assert_string_equal(k1, k2);
+	assert_int_equal(strlen(k1), 64);
+	for (i = 0; i < 64; i++)
+		assert_non_null(strchr("0123456789abcdef", k1[i]));
+}
+
+static void
+test_key_follows_prompt_input_model(void **state)
+{
+	char base[65], k[65];
+
+	(void)state;
+	key_of(BASE, "one\n", NULL, "a.md", base);
+	key_of("a.md: spec.md\n\tWrite a!\n", "one\n", NULL, "a.md", k);
+	assert_string_not_equal(base, k);
+	key_of(BASE, "two\n", NULL, "a.md", k);
+	assert_string_not_equal(base, k);
+	key_of(BASE, "one\n", "tier.cheap=anthropic:claude-other", "a.md", k);
+	assert_string_not_equal(base, k);
+	key_of("a.md: tier = strong\n" BASE, "one\n", NULL, "a.md", k);
+	assert_string_not_equal(base, k);
+	key_of("max_tokens = 100\n" BASE, "one\n", NULL, "a.md", k);
+	assert_string_not_equal(base, k);
+	key_of("temperature = 0.5\n" BASE, "one\n", NULL, "a.md", k);
+	assert_string_not_equal(base, k);
+	key_of("system = Be terse.\n" BASE, "one\n", NULL, "a.md", k);
+	assert_string_not_equal(base, k);
+	/* The target list is part of what is asked. */
+	key_of("a.md b.md: spec.md\n\tWrite a.\n", "one\n", NULL, "a.md", k);
+	assert_string_not_equal(base, k);
+}
+
+static void
+test_key_ignores_credentials_and_comments(void **state)
+{
+	char base[65], k[65];
+
+	(void)state;
+	setenv("ANTHROPIC_API_KEY", "first", 1);
+	key_of(BASE, "one\n", NULL, "a.md", base);
+	setenv("ANTHROPIC_API_KEY", "second", 1);
+	key_of(BASE, "one\n", NULL, "a.md", k);
+	assert_string_equal(base, k);
+	/* Comments, unrelated variables and other rules do not shape it. */
+	key_of("# a comment\nUNUSED = 1\nb.md:\n\tWrite b.\n" BASE, "one\n",
+	    NULL, "a.md", k);
+	assert_string_equal(base, k);
+	/* Setting the default explicitly is the same request. */
+	key_of("a.md: tier = cheap\n" BASE, "one\n", NULL, "a.md", k);
+	assert_string_equal(base, k);
+}
+
+/* The Anthropic body: model and max_tokens always, temperature only
+ * when set, the plan's system text after planmake's own. */
+static void
+test_body_fields(void **state)
+{
+	struct plan *p;
+	struct dag *d;
+	struct spec sp;
+	json_t *root, *msgs;
+	json_error_t jerr;
+	const char *sys, *user, *text;
+	char *err = NULL, *body;
+
+	(void)state;
+	put("spec.md", "the spec\n");
+	text = "system = Answer in French.\n" BASE;
+	p = plan_new();
+	assert_int_equal(parser_load_mem(p, "Planfile", text, strlen(text)),
+	    0);
+	assert_non_null(d = dag_build(p));
+	memset(&sp, 0, sizeof(sp));
+	assert_int_equal(request_spec(&sp, p, d->tasks[0], &err), 0);
+	assert_non_null(body = request_body(&sp, d->tasks[0], &err));
+	assert_non_null(root = json_loads(body, 0, &jerr));
+	assert_string_equal(json_string_value(json_object_get(root, "model")),
+	    "claude-haiku-4-5");
+	assert_int_equal(json_integer_value(json_object_get(root,
+	    "max_tokens")), DEFAULT_MAX_TOKENS);
+	assert_null(json_object_get(root, "temperature"));
+	sys = json_string_value(json_object_get(root, "system"));
+	assert_non_null(sys);
+	assert_non_null(strstr(sys, "Answer in French."));
+	assert_true(strstr(sys, "Answer in French.") > sys);
+	msgs = json_object_get(root, "messages");
+	assert_int_equal(json_array_size(msgs), 1);
+	user = json_string_value(json_object_get(json_array_get(msgs, 0),
+	    "content"));
+	assert_non_null(user);
+	/* Inputs first, labelled by path; then the prompt; then targets. */
+	assert_non_null(strstr(user, "File spec.md:\n```\nthe spec\n```"));
+	assert_true(strstr(user, "the spec") < strstr(user, "Write a."));
+	assert_non_null(strstr(user, "Files to write:\n- a.md\n"));
+	json_decref(root);
+	free(body);
+	spec_clear(&sp);
+	dag_free(d);
+	plan_free(p);
+}
+
+/* An input over the limit or not UTF-8 fails before anything is sent. */
+static void
+test_body_refuses_bad_inputs(void **state)
+{
+	struct plan *p;
+	struct dag *d;
+	struct spec sp;
+	char *err = NULL;
+	const char *text = "max_input_bytes = 4\n" BASE;
+
+	(void)state;
+	put("spec.md", "12345\n");
+	p = plan_new();
+	assert_int_equal(parser_load_mem(p, "Planfile", text, strlen(text)),
+	    0);
+	assert_non_null(d = dag_build(p));
+	memset(&sp, 0, sizeof(sp));
+	assert_int_equal(request_spec(&sp, p, d->tasks[0], &err), 0);
+	assert_null(request_body(&sp, d->tasks[0], &err));
+	assert_non_null(strstr(err, "over the limit"));
+	free(err);
+	err = NULL;
+	put("spec.md", "\xff\n");
+	assert_null(request_body(&sp, d->tasks[0], &err));
+	assert_non_null(strstr(err, "not UTF-8"));
+	free(err);
+	spec_clear(&sp);
+	dag_free(d);
+	plan_free(p);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_key_is_stable_hex),
+		cmocka_unit_test(test_key_follows_prompt_input_model),
+		cmocka_unit_test(test_key_ignores_credentials_and_comments),
+		cmocka_unit_test(test_body_fields),
+		cmocka_unit_test(test_body_refuses_bad_inputs),
+	};
+
+	return cmocka_run_group_tests_name("key", tests, group_setup,
+	    group_teardown);
+}
