@@ -29,44 +29,60 @@ DEBS	 = build-essential pkg-config ca-certificates curl \
 	   libcurl4-openssl-dev libyaml-dev libjansson-dev libpcre2-dev \
 	   libssl-dev libcmocka-dev libmicrohttpd-dev mandoc python3
 
-.PHONY: all deps check test unit cli demo install clean lint bench
+.PHONY: all deps check test demo install clean lint FORCE
 
 all: planmake
 
 planmake: $(OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJ) $(PKGLIBS)
 
-build/obj/%.o: src/%.c $(HDR)
-	@mkdir -p build/obj
+build/obj/%.o: src/%.c $(HDR) build/obj/flags
 	$(CC) $(CFLAGS) $(PMCFLAGS) -c -o $@ $<
 
-build/san/%.o: src/%.c $(HDR)
-	@mkdir -p build/san
+build/san/%.o: src/%.c $(HDR) build/san/flags
 	$(CC) -O1 -g $(SAN) $(PMCFLAGS) $(EXTRA_CFLAGS) -c -o $@ $<
+
+# Each object directory remembers the flags it was built with; a change
+# (say EXTRA_CFLAGS=-Werror) rebuilds its objects rather than reusing
+# ones compiled under other flags.
+build/obj/flags: FORCE
+	@mkdir -p build/obj
+	@echo '$(CC) $(CFLAGS) $(PMCFLAGS)' | cmp -s - $@ || \
+	    echo '$(CC) $(CFLAGS) $(PMCFLAGS)' >$@
+
+build/san/flags: FORCE
+	@mkdir -p build/san
+	@echo '$(CC) $(SAN) $(PMCFLAGS) $(EXTRA_CFLAGS)' | cmp -s - $@ || \
+	    echo '$(CC) $(SAN) $(PMCFLAGS) $(EXTRA_CFLAGS)' >$@
+
+FORCE:
 
 build/san/planmake: $(SANOBJ)
 	$(CC) $(SAN) -o $@ $(SANOBJ) $(PKGLIBS)
 
-build/san/test_%: tests/unit/test_%.c $(LIBSAN) tests/unit/unit.h
+build/san/test_%: tests/unit/test_%.c $(LIBSAN) tests/unit/unit.h \
+    build/san/flags
 	$(CC) -O1 -g $(SAN) $(PMCFLAGS) $(EXTRA_CFLAGS) -Itests/unit -o $@ \
 	    $< $(LIBSAN) $(PKGLIBS) $$(pkg-config --cflags --libs cmocka)
 
-build/fakellm: tests/fakellm/fakellm.c
-	@mkdir -p build
+build/fakellm: tests/fakellm/fakellm.c build/san/flags
 	$(CC) -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -O1 -g \
 	    $(EXTRA_CFLAGS) -o $@ tests/fakellm/fakellm.c \
 	    $$(pkg-config --cflags --libs libmicrohttpd jansson libcrypto) \
 	    -lpthread
 
 # Install the Debian packages that are missing (as root, no questions).
+# A package counts as there only when dpkg says "install ok installed";
+# when all are, this prints nothing and runs nothing.
 deps:
 	@missing=""; for p in $(DEBS); do \
-	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
+	    grep -q 'ok installed' || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	    echo "installing:$$missing"; \
 	    if [ "$$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi; \
 	    $$SUDO apt-get update -q && \
-	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 	        --no-install-recommends $$missing; \
 	fi
 
@@ -81,15 +97,18 @@ demo: deps
 	@sh examples/demo.sh
 
 lint:
-	mandoc -Tlint -W warning man/planmake.1
+	mandoc -Tlint -W warning man/*.[1-8]
 
+# Every page in man/ goes to the section its suffix names.
 install: planmake
-	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
-	    $(DESTDIR)$(MANDIR)/man5
+	mkdir -p $(DESTDIR)$(BINDIR)
 	cp planmake $(DESTDIR)$(BINDIR)/planmake
-	cp man/planmake.1 $(DESTDIR)$(MANDIR)/man1/planmake.1
-	for m in man/*.5; do [ -f "$$m" ] && \
-	    cp "$$m" $(DESTDIR)$(MANDIR)/man5/ || true; done
+	chmod 755 $(DESTDIR)$(BINDIR)/planmake
+	for m in man/*.[1-8]; do \
+	    d=$(DESTDIR)$(MANDIR)/man$${m##*.}; \
+	    mkdir -p "$$d" && cp "$$m" "$$d"/ && \
+	    chmod 644 "$$d/$${m##*/}" || exit 1; \
+	done
 
 clean:
 	rm -rf build planmake

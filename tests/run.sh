@@ -1,7 +1,8 @@
 #!/bin/sh
 # Run the unit test programs given as arguments and every tests/cli/*.sh,
 # count TAP "ok" and "not ok" lines, and end with "N passed, N failed".
-# A program that dies without reporting counts as one failure.
+# A program that dies without reporting counts as one failure, and so does
+# one that runs longer than $TEST_TIMEOUT seconds (default 300).
 top=$(cd "$(dirname "$0")/.." && pwd)
 PLANMAKE=$top/build/san/planmake
 FAKELLM=$top/build/fakellm
@@ -9,6 +10,7 @@ export PLANMAKE FAKELLM
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export CMOCKA_MESSAGE_OUTPUT=TAP
+TEST_TIMEOUT=${TEST_TIMEOUT:-300}
 pass=0
 fail=0
 log=$(mktemp)
@@ -30,7 +32,7 @@ count() {	# count NAME STATUS: tally the TAP lines in $log
 
 for t in "$@"; do
 	echo "# $t"
-	"$t" >"$log" 2>&1
+	timeout "$TEST_TIMEOUT" "$t" >"$log" 2>&1
 	st=$?
 	grep -E '^(not )?ok |^#' "$log"
 	[ "$st" -ne 0 ] && grep -vE '^(not )?ok |^#|^1\.\.' "$log" | head -40
@@ -40,7 +42,7 @@ for t in "$top"/tests/cli/*.sh; do
 	[ -f "$t" ] || continue
 	case $t in */lib.sh) continue ;; esac
 	echo "# $t"
-	(cd "$top" && bash "$t") >"$log" 2>&1
+	(cd "$top" && timeout "$TEST_TIMEOUT" bash "$t") >"$log" 2>&1
 	st=$?
 	cat "$log"
 	count "$t" "$st"
