@@ -116,10 +116,19 @@ dag_add_rdep(struct task *dep, struct task *t)
 	dep->rdeps[dep->nrdeps++] = t;
 }
 
+/* Whether the graph has reported as many errors as a plan may get, the
+ * count having been nerr0 when it began. */
+static int
+dag_too_many(int nerr0)
+{
+	return diag_nerrors() - nerr0 >= DIAG_MAX_ERRORS;
+}
+
 /* Resolve t's prerequisites into nodes and dependency edges.  A
- * prerequisite no rule makes must be an existing file. */
+ * prerequisite no rule makes must be an existing file.  Stops early once
+ * the graph has too many errors (counted from nerr0). */
 static void
-dag_link(struct dag *d, struct task *t)
+dag_link(struct dag *d, struct plan *p, struct task *t, int nerr0)
 {
 	struct rule *r = t->rule;
 	struct node *n;
@@ -128,10 +137,11 @@ dag_link(struct dag *d, struct task *t)
 
 	t->ins = xcalloc(r->nprereqs, sizeof(*t->ins));
 	t->deps = xcalloc(r->nprereqs, sizeof(*t->deps));
-	for (i = 0; i < r->nprereqs; i++) {
+	for (i = 0; i < r->nprereqs && !dag_too_many(nerr0); i++) {
 		n = dag_node(d, r->prereqs[i], &r->plocs[i]);
 		t->ins[t->nins++] = n;
 		if (n->producer == NULL) {
+			n->phony = plan_is_phony(p, n->path);
 			if (n->phony)
 				diag_error(&r->plocs[i], "no rule makes "
 				    "'%s', which is .PHONY", n->path);
@@ -184,9 +194,10 @@ dag_report_cycle(struct task **stack, size_t k, size_t top)
 
 /* Find cycles with an iterative depth-first search (no recursion: a
  * chain of 100,000 tasks must not overflow the stack).  Marks: 0 new,
- * 1 on the stack, 2 done.  Reports each cycle once. */
+ * 1 on the stack, 2 done.  Reports each cycle once, until the graph has
+ * too many errors (counted from nerr0). */
 static void
-dag_check_cycles(struct dag *d)
+dag_check_cycles(struct dag *d, int nerr0)
 {
 	struct task **stack;
 	size_t *next, top, i;
@@ -196,7 +207,7 @@ dag_check_cycles(struct dag *d)
 	stack = xcalloc(d->ntasks + 1, sizeof(*stack));
 	next = xcalloc(d->ntasks + 1, sizeof(*next));
 	mark = xcalloc(d->ntasks + 1, 1);
-	for (i = 0; i < d->ntasks; i++) {
+	for (i = 0; i < d->ntasks && !dag_too_many(nerr0); i++) {
 		if (mark[i])
 			continue;
 		top = 0;
@@ -219,6 +230,8 @@ dag_check_cycles(struct dag *d)
 				while (stack[k] != u)
 					k--;
 				dag_report_cycle(stack, k, top);
+				if (dag_too_many(nerr0))
+					break;
 			} else if (mark[u->id] == 0) {
 				mark[u->id] = 1;
 				stack[++top] = u;
@@ -235,18 +248,25 @@ struct dag *
 dag_build(struct plan *p)
 {
 	struct dag *d;
+	struct loc l;
 	int before;
 	size_t i;
 
 	before = diag_nerrors();
 	d = xcalloc(1, sizeof(*d));
 	d->tasks = xcalloc(p->nrules, sizeof(*d->tasks));
-	for (i = 0; i < p->nrules; i++)
+	for (i = 0; i < p->nrules && !dag_too_many(before); i++)
 		dag_add_task(d, p, p->rules[i]);
-	for (i = 0; i < d->ntasks; i++)
-		dag_link(d, d->tasks[i]);
-	if (diag_nerrors() == before)
-		dag_check_cycles(d);
+	for (i = 0; i < d->ntasks && !dag_too_many(before); i++)
+		dag_link(d, p, d->tasks[i], before);
+	/* Cycles go by the edges alone, so they are found (and reported with
+	 * the rest) even when an input is missing or a target taken. */
+	dag_check_cycles(d, before);
+	if (dag_too_many(before)) {
+		l.file = p->file;
+		l.line = l.col = 0;
+		diag_error(&l, "too many errors");
+	}
 	if (diag_nerrors() != before) {
 		dag_free(d);
 		return NULL;
