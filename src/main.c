@@ -1,6 +1,7 @@
 /* planmake: the command line. */
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -42,6 +43,88 @@ find_plan(const char *given)
 	if (stat("plan.yaml", &st) == 0)
 		return "plan.yaml";
 	return NULL;
+}
+
+/* Print err, from resolving a task's settings, as a diagnostic: an error
+ * placed in the plan at path ("path:LINE:COL: text") reads
+ * "path:LINE:COL: error: text"; any other is "planmake: text". */
+static void
+report_setting_error(const char *path, const char *err)
+{
+	size_t k, n;
+	int field;
+
+	n = strlen(path);
+	if (strncmp(err, path, n) == 0) {
+		/* The line, then perhaps the column. */
+		for (k = n, field = 0; field < 2 && err[k] == ':' &&
+		    isdigit((unsigned char)err[k + 1]); field++)
+			for (k++; isdigit((unsigned char)err[k]); k++)
+				continue;
+		if (field > 0 && err[k] == ':' && err[k + 1] == ' ') {
+			fprintf(stderr, "%.*s%s: error: %s\n", (int)k, err,
+			    field == 1 ? ":1" : "", err + k + 2);
+			return;
+		}
+	}
+	log_error("%s", err);
+}
+
+/* Whether a target of t has settings of its own. */
+static int
+has_own_settings(const struct smap *own, const struct task *t)
+{
+	size_t k;
+
+	for (k = 0; k < t->rule->ntargets; k++)
+		if (smap_get(own, t->rule->targets[k]) != NULL)
+			return 1;
+	return 0;
+}
+
+/* Resolve the settings of every task with a prompt (tier, model,
+ * numbers), so that a bad one is a plan error found before anything
+ * runs, -t check included.  Tasks without settings of their own all
+ * resolve alike, so one of them stands for the rest.  Each distinct
+ * error is reported once, up to DIAG_MAX_ERRORS.  Returns the number
+ * reported. */
+static int
+check_settings(struct plan *p, struct dag *d, const char *path)
+{
+	struct smap own;
+	struct spec sp;
+	struct task *t;
+	char *err, *last = NULL;
+	size_t i;
+	int n = 0, plain_done = 0;
+
+	memset(&own, 0, sizeof(own));
+	for (i = 0; i < p->ntsets; i++)
+		smap_put(&own, p->tsets[i]->target, p->tsets[i]);
+	for (i = 0; i < d->ntasks && n < DIAG_MAX_ERRORS; i++) {
+		t = d->tasks[i];
+		if (t->rule->prompt == NULL)
+			continue;
+		if (!has_own_settings(&own, t)) {
+			if (plain_done)
+				continue;
+			plain_done = 1;
+		}
+		memset(&sp, 0, sizeof(sp));
+		err = NULL;
+		if (request_spec(&sp, p, t, &err) == -1) {
+			if (last == NULL || strcmp(err, last) != 0) {
+				report_setting_error(path, err);
+				n++;
+			}
+			free(last);
+			last = err;
+		}
+		spec_clear(&sp);
+	}
+	free(last);
+	smap_free(&own);
+	return n;
 }
 
 /* -t list: each task, its targets, tier and model. */
@@ -264,6 +347,11 @@ main(int argc, char **argv)
 		if (diag_nerrors() > 0)
 			fprintf(stderr, "%d error%s\n", diag_nerrors(),
 			    diag_nerrors() == 1 ? "" : "s");
+		rc = 2;
+		goto out;
+	}
+	if ((n = check_settings(p, d, path)) > 0) {
+		fprintf(stderr, "%ld error%s\n", n, n == 1 ? "" : "s");
 		rc = 2;
 		goto out;
 	}

@@ -470,6 +470,12 @@ end_prompt(struct parser *ps)
 		total += pl->len + 1;
 		if (pl->s == NULL)
 			continue;
+		if (!utf8_valid(pl->s, pl->len, &k)) {
+			l.file = ps->file;
+			l.line = pl->line;
+			l.col = (int)k + 1;
+			diag_error(&l, "prompt is not valid UTF-8");
+		}
 		if ((pl->s[0] == '\t') != tab && !mixed) {
 			l.file = ps->file;
 			l.line = pl->line;
