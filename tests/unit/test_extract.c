@@ -9,8 +9,9 @@
 #include "extract.h"
 #include "util.h"
 
-/* A byte that extract never writes, to see that failures fill nothing. */
-#define POISON	((char *)"untouched")
+/* A pointer extract never yields, to see that failures fill nothing. */
+static char	 poison[] = "untouched";
+#define POISON	poison
 
 /* Run extract_answer on the len bytes at s, copied to an exact buffer. */
 static int
