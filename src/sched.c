@@ -198,13 +198,15 @@ cache_has(struct sched *s, const char *key)
 
 /* Whether the inputs of a task that must be asked can be sent: each is
  * UTF-8 and within the size limit.  Checked before anything is sent, by
- * forming the user turn (and dropping it). */
+ * forming the user turn (and dropping it).  An input that is missing can
+ * only be one the cache is about to restore; it is checked when t
+ * starts. */
 static int
 task_check_inputs(struct run *r, const struct task *t, char **errp)
 {
 	char *user;
 
-	if ((user = request_user_text(&r->spec, t, 0, errp)) == NULL)
+	if ((user = request_user_text(&r->spec, t, 1, errp)) == NULL)
 		return -1;
 	free(user);
 	return 0;

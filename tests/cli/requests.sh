@@ -152,6 +152,36 @@ printf 'caf\303\251\n' >"$T/in/latin1.md"
 check "at the limit and valid UTF-8: the run succeeds" test $? -eq 0
 check "at the limit and valid UTF-8: 4 requests" test "$(requests)" -eq 4
 
+# An input another task writes is checked when its reader starts: over
+# the limit, it fails that reader only (exit 1), also when the input is
+# missing and comes back from the cache first.
+mkdir -p "$T/gen"
+cat >"$T/gen/Planfile" <<'PF'
+all: small.txt other.txt
+.PHONY: all
+big.txt:
+	Write big.
+small.txt: big.txt
+	Summarise big.
+small.txt: max_input_bytes = 10
+other.txt: big.txt
+	Use big.
+PF
+: >"$T/fake.log"
+(cd "$T/gen" && "$PLANMAKE" -k) >"$T/out" 2>"$T/err"
+check "a generated input over the limit exits 1, not 2" test $? -eq 1
+check "a generated input over the limit fails its reader" \
+    grep -q "task 'small.txt' failed: input big.txt is [0-9]* bytes, over the limit of 10" "$T/err"
+check "a generated input over the limit: its reader is not sent" \
+    test "$(requests_for small.txt)" -eq 0 -a "$(requests_for other.txt)" -eq 1
+rm "$T/gen/big.txt"
+: >"$T/fake.log"
+(cd "$T/gen" && "$PLANMAKE" -k) >"$T/out" 2>"$T/err"
+check "a missing generated input is restored, then checked: exit 1" test $? -eq 1
+check "a missing generated input: restored from the cache" \
+    grep -q 'restored from the cache: big.txt' "$T/err"
+check "a missing generated input: nothing is asked" test "$(requests)" -eq 0
+
 # stop_reason: end_turn and stop_sequence are whole answers; anything
 # else fails the task and writes nothing.
 stop_fake
