@@ -4,13 +4,14 @@
 # that a rerun asks nothing and that an edit reruns only what it touches.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-pm=$top/planmake
-demo=$top/build/demo
+pm=${PLANMAKE:-$top/planmake}		# the tests run it with their own build
+demo=${DEMO_DIR:-$top/build/demo}
+fakellm=${FAKELLM:-$top/build/fakellm}
 rm -rf "$demo"
 mkdir -p "$demo"
 cp "$top"/examples/wc/Planfile "$top"/examples/wc/PLAN.md "$demo"/
 
-"$top"/build/fakellm --port-file "$demo/.port" --log "$demo/.requests" \
+"$fakellm" --port-file "$demo/.port" --log "$demo/.requests" \
     --delay-ms 300 &
 fake=$!
 trap 'kill $fake 2>/dev/null' EXIT INT TERM

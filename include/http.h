@@ -26,11 +26,12 @@ struct http	*http_new(void);
 /* Abort what is in flight and free everything. */
 void		 http_free(struct http *h);
 /* Start POSTing body to url with the NULL-terminated "Name: value"
- * headers.  Takes copies of everything.  timeout is in seconds for the
- * whole request.  -1 and *errp when it cannot start. */
+ * headers.  Takes copies of everything.  The request as a whole has no
+ * time limit; it is aborted when no byte moves for stall seconds.  -1
+ * and *errp when it cannot start. */
 int		 http_post(struct http *h, const char *url,
 		    const char *const *headers, const char *body,
-		    long timeout, void *udata, char **errp);
+		    long stall, void *udata, char **errp);
 /* Wait up to ms milliseconds for progress, then call done for each
  * request that ended.  Returns the number still in flight. */
 int		 http_poll(struct http *h, int ms, http_done_fn done,

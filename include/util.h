@@ -64,6 +64,14 @@ int	 file_read(const char *path, struct buf *b, char **errp);
  * is kept. */
 int	 file_write_atomic(const char *path, const void *data, size_t len,
 	    int sync, char **errp);
+/* The two halves of file_write_atomic(), so that several files can be
+ * written before any is renamed into place.  file_stage() writes data to
+ * a new temporary file beside path (creating directories, taking path's
+ * mode if it exists) and sets *tmpp to its name, which the caller frees;
+ * file_commit() renames tmp over path, removing tmp when that fails. */
+int	 file_stage(const char *path, const void *data, size_t len, int sync,
+	    char **tmpp, char **errp);
+int	 file_commit(const char *tmp, const char *path, char **errp);
 /* Create dir and its parents.  An existing directory is fine. */
 int	 mkdir_p(const char *dir, char **errp);
 /* The directory part of path ("." when there is none).  Caller frees. */

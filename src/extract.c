@@ -6,12 +6,14 @@
  * to 3 spaces, a run of the same character at least as long, and only white
  * space.  Three forms are accepted, tried in order:
  *
- * 1. A header line naming a target, immediately followed by a block (a blank
- *    line in between breaks the pair).  Every target needs exactly one
- *    block; a header that looks like a path but names no target fails.
+ * 1. A header line naming a target, followed by a block (blank lines may
+ *    come between).  Every target needs exactly one block.
  * 2. One target and exactly one block, with at most one non-blank line
  *    before it and one after.
  * 3. One target and no fence at all: the whole answer, blank lines trimmed.
+ *
+ * In every form, a block whose header looks like a path but names no target
+ * fails the answer, and so does a fence that is never closed.
  */
 #include "extract.h"
 
@@ -217,8 +219,27 @@ trim_colon(const char **pp, size_t *np, int *done)
 	*done = 1;
 }
 
+/* Drop a leading word prefix ("File ", "File: ") of the n bytes at *pp. */
+static void
+trim_word(const char **pp, size_t *np, const char *word)
+{
+	size_t k = strlen(word);
+
+	if (*np <= k || memcmp(*pp, word, k) != 0 ||
+	    !(isws((unsigned char)(*pp)[k]) || (*pp)[k] == ':'))
+		return;
+	*pp += k;
+	*np -= k;
+	if (**pp == ':') {
+		(*pp)++;
+		(*np)--;
+	}
+	trim(pp, np);
+}
+
 /* The path a header line names: the line trimmed, less one layer of each
- * markdown decoration ("## ", "**...**", "`...`", a trailing colon). */
+ * markdown decoration ("## ", "**...**", "`...`", a trailing colon) and
+ * a leading "File " (the label planmake gives inputs). */
 static void
 header_path(const struct line *l, const char **pp, size_t *np)
 {
@@ -237,6 +258,7 @@ header_path(const struct line *l, const char **pp, size_t *np)
 		n -= i;
 		trim(&p, &n);
 	}
+	trim_word(&p, &n, "File");
 	trim_colon(&p, &n, &colon);
 	if (n >= 4 && memcmp(p, "**", 2) == 0 &&
 	    memcmp(p + n - 2, "**", 2) == 0) {
@@ -256,48 +278,75 @@ header_path(const struct line *l, const char **pp, size_t *np)
 }
 
 /* Whether a header names a file rather than being prose: one word, no
- * white space, with a '/' or a '.' in it. */
+ * white space, with a '/' in it or a '.' followed by a letter or digit
+ * ("main.c", ".gitignore", but not "Done." or "e.g."). */
 static int
 path_like(const char *p, size_t n)
 {
 	size_t i;
-	int dot;
+	int file;
 
-	dot = 0;
+	file = 0;
 	for (i = 0; i < n; i++) {
 		if (isws((unsigned char)p[i]))
 			return 0;
-		if (p[i] == '/' || p[i] == '.')
-			dot = 1;
+		if (p[i] == '/' || (p[i] == '.' && i + 1 < n &&
+		    ((p[i + 1] >= 'a' && p[i + 1] <= 'z') ||
+		    (p[i + 1] >= 'A' && p[i + 1] <= 'Z') ||
+		    (p[i + 1] >= '0' && p[i + 1] <= '9'))))
+			file = 1;
 	}
-	return dot;
+	return file && p[n - 1] != '.';
 }
 
-/* The header path of block b, or 0 when the line before its fence is
- * missing, blank or the closing line of the block before. */
+/* The header path of block b: the last non-blank line before its fence
+ * (blank lines in between are allowed).  0 when there is none after the
+ * previous block. */
 static int
 block_header(const struct answer *a, size_t b, const char **pp, size_t *np)
 {
-	size_t h;
+	size_t h, lo;
 
-	if (a->blocks[b].open == 0)
+	lo = b > 0 ? a->blocks[b - 1].close + 1 : 0;
+	for (h = a->blocks[b].open; h > lo; h--)
+		if (!line_blank(&a->lines[h - 1]))
+			break;
+	if (h == lo)
 		return 0;
-	h = a->blocks[b].open - 1;
-	if (b > 0 && a->blocks[b - 1].close == h)
-		return 0;
-	header_path(&a->lines[h], pp, np);
+	header_path(&a->lines[h - 1], pp, np);
 	return *np > 0;
+}
+
+/* Skip leading "./" parts (and the slashes after them) of the n bytes
+ * at *pp, so "./src/a.c" names "src/a.c". */
+static void
+skip_dot_slash(const char **pp, size_t *np)
+{
+	while (*np > 2 && (*pp)[0] == '.' && (*pp)[1] == '/') {
+		*pp += 2;
+		*np -= 2;
+		while (*np > 1 && (*pp)[0] == '/') {
+			(*pp)++;
+			(*np)--;
+		}
+	}
 }
 
 /* The index of the target named by the n bytes at p, or ntargets. */
 static size_t
 target_index(const char *p, size_t n, char *const *targets, size_t ntargets)
 {
-	size_t t;
+	const char *q;
+	size_t t, k;
 
-	for (t = 0; t < ntargets; t++)
-		if (strlen(targets[t]) == n && memcmp(targets[t], p, n) == 0)
+	skip_dot_slash(&p, &n);
+	for (t = 0; t < ntargets; t++) {
+		q = targets[t];
+		k = strlen(q);
+		skip_dot_slash(&q, &k);
+		if (k == n && memcmp(q, p, n) == 0)
 			break;
+	}
 	return t;
 }
 
@@ -332,6 +381,28 @@ quote(const char *p, size_t n)
 	return buf_detach(&b);
 }
 
+/* Fail when a block's header looks like a path but names no target. */
+static int
+foreign_header(const struct answer *a, char *const *targets,
+    size_t ntargets, char **errp)
+{
+	const char *p;
+	size_t b, n;
+	char *q;
+
+	for (b = 0; b < a->nblocks; b++) {
+		if (!block_header(a, b, &p, &n) || !path_like(p, n) ||
+		    target_index(p, n, targets, ntargets) < ntargets)
+			continue;
+		q = quote(p, n);
+		xasprintf(errp, "answer names '%s', which is not a target of "
+		    "this task", q);
+		free(q);
+		return -1;
+	}
+	return 0;
+}
+
 /* Form 1: headers naming targets.  Returns 1 and fills sp when the answer
  * is in this form, 0 when no header names a target, -1 on a bad answer. */
 static int
@@ -340,7 +411,6 @@ form_named(const struct answer *a, char *const *targets, size_t ntargets,
 {
 	const char *p;
 	size_t b, n, t;
-	char *q;
 
 	for (b = 0; b < a->nblocks; b++)
 		if (block_header(a, b, &p, &n) &&
@@ -348,20 +418,14 @@ form_named(const struct answer *a, char *const *targets, size_t ntargets,
 			break;
 	if (b == a->nblocks)
 		return 0;
+	if (foreign_header(a, targets, ntargets, errp) == -1)
+		return -1;
 
 	for (b = 0; b < a->nblocks; b++) {
 		if (!block_header(a, b, &p, &n))
 			continue;
-		t = target_index(p, n, targets, ntargets);
-		if (t == ntargets) {
-			if (!path_like(p, n))
-				continue;
-			q = quote(p, n);
-			xasprintf(errp, "answer names '%s', which is not a "
-			    "target of this task", q);
-			free(q);
-			return -1;
-		}
+		if ((t = target_index(p, n, targets, ntargets)) == ntargets)
+			continue;
 		if (sp[t].set) {
 			xasprintf(errp, "answer has more than one block for "
 			    "'%s'", targets[t]);
@@ -447,6 +511,8 @@ choose(const struct answer *a, char *const *targets, size_t ntargets,
 	}
 	if ((r = form_named(a, targets, ntargets, sp, errp)) != 0)
 		return r < 0 ? -1 : 0;
+	if (foreign_header(a, targets, ntargets, errp) == -1)
+		return -1;
 	if (ntargets > 1) {
 		xasprintf(errp, "answer does not name the targets");
 		return -1;

@@ -132,7 +132,7 @@ on_header(char *p, size_t size, size_t n, void *arg)
 
 int
 http_post(struct http *h, const char *url, const char *const *headers,
-    const char *body, long timeout, void *udata, char **errp)
+    const char *body, long stall, void *udata, char **errp)
 {
 	struct xfer *x;
 	CURLMcode mc;
@@ -159,7 +159,11 @@ http_post(struct http *h, const char *url, const char *const *headers,
 	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
 	curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT, 30L);
-	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT, timeout);
+	/* No limit on the whole request, which may take many minutes to
+	 * generate; instead abort when nothing at all moves for stall s. */
+	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT, 0L);
+	curl_easy_setopt(x->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(x->easy, CURLOPT_LOW_SPEED_TIME, stall);
 	curl_easy_setopt(x->easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(x->easy, CURLOPT_USERAGENT, "planmake/0.1");
 	if ((mc = curl_multi_add_handle(h->multi, x->easy)) != CURLM_OK) {
@@ -173,7 +177,8 @@ http_post(struct http *h, const char *url, const char *const *headers,
 		h->head->prev = x;
 	h->head = x;
 	h->running++;
-	log_debug(LOG_HTTP, "POST %s (%zu bytes)", url, strlen(body));
+	log_debug(LOG_HTTP, "POST %s (%zu bytes, stall limit %ld s)", url,
+	    strlen(body), stall);
 	return 0;
 }
 

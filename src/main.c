@@ -26,7 +26,8 @@ usage(FILE *f)
 	    "[-s] [-B] [-v]\n"
 	    "                [-d CATEGORIES] [--offline] [--refresh] "
 	    "[NAME=value...] [TARGET...]\n"
-	    "       planmake -t TOOL [ARGS]   (check, list, graph, prompt)\n",
+	    "       planmake -t TOOL [ARGS]   (check, list, graph, prompt)\n"
+	    "       planmake -h | --help | --version\n",
 	    f);
 }
 
@@ -313,10 +314,12 @@ main(int argc, char **argv)
 		case OPT_REFRESH: o.refresh = 1; break;
 		case OPT_VERSION:
 			puts("planmake " PLANMAKE_VERSION);
+			plan_free(p);
 			return 0;
 		case 'h':
 		case OPT_HELP:
 			usage(stdout);
+			plan_free(p);
 			return 0;
 		default:
 			usage(stderr);

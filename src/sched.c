@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cache.h"
 #include "dag.h"
@@ -19,6 +20,11 @@
 #include "request.h"
 #include "state.h"
 #include "util.h"
+
+/* How long a request may go without a byte moving before it is aborted
+ * (and retried).  A non-streamed answer sends nothing until it is whole,
+ * so this is also the longest answer waited for: over 10 minutes. */
+#define SCHED_STALL_SECONDS	900L
 
 /* What a task needs, as far as can be told before the build. */
 enum need {
@@ -34,6 +40,7 @@ struct run {
 	struct spec	 spec;
 	int		 have_spec;
 	int		 need;		/* enum need, from the first pass */
+	int		 same_outs;	/* the cache restores the locked files */
 	char		*why;		/* owned: why it runs */
 	char		*body;		/* owned: the request, while asked */
 	int		 attempts;
@@ -96,6 +103,25 @@ node_hash(struct node *n, char **errp)
 	return 0;
 }
 
+/* Resolve t's settings into its spec, once.  -1 on failure, which is
+ * reported when t starts. */
+static int
+task_spec(struct sched *s, struct task *t)
+{
+	struct run *r = t->run;
+	char *err = NULL;
+
+	if (r->have_spec)
+		return 0;
+	if (request_spec(&r->spec, s->plan, t, &err) == -1) {
+		spec_clear(&r->spec);
+		free(err);
+		return -1;
+	}
+	r->have_spec = 1;
+	return 0;
+}
+
 /* Resolve t's request and compute its key.  -1 and *errp on failure. */
 static int
 task_prepare(struct sched *s, struct task *t, char **errp)
@@ -107,8 +133,10 @@ task_prepare(struct sched *s, struct task *t, char **errp)
 		if (node_hash(t->ins[i], errp) == -1)
 			return -1;
 	if (!r->have_spec) {
-		if (request_spec(&r->spec, s->plan, t, errp) == -1)
+		if (request_spec(&r->spec, s->plan, t, errp) == -1) {
+			spec_clear(&r->spec);
 			return -1;
+		}
 		r->have_spec = 1;
 	}
 	request_key(&r->spec, t);
@@ -168,6 +196,54 @@ cache_has(struct sched *s, const char *key)
 	return rc;
 }
 
+/* Whether the inputs of a task that must be asked can be sent: each is
+ * UTF-8 and within the size limit.  Checked before anything is sent, by
+ * forming the user turn (and dropping it).  An input that is missing can
+ * only be one the cache is about to restore; it is checked when t
+ * starts. */
+static int
+task_check_inputs(struct run *r, const struct task *t, char **errp)
+{
+	char *user;
+
+	if ((user = request_user_text(&r->spec, t, 1, errp)) == NULL)
+		return -1;
+	free(user);
+	return 0;
+}
+
+/* Whether what t writes may differ from what is on disk and locked. */
+static int
+outputs_change(const struct task *t)
+{
+	const struct run *r = t->run;
+
+	return r->need != NEED_NOTHING && !r->same_outs;
+}
+
+/* For a task the cache answers: when the lock holds its current key for
+ * every target, the cache gives back exactly the locked files (only some
+ * are missing), so take their hashes from the lock and return 1. */
+static int
+locked_outputs(struct sched *s, struct task *t)
+{
+	struct lock_entry *e;
+	size_t i;
+
+	for (i = 0; i < t->nouts; i++) {
+		e = lock_get(&s->lock, t->outs[i]->path);
+		if (e == NULL || e->path[0] == '\0' ||
+		    strcmp(e->key, ((struct run *)t->run)->spec.key) != 0)
+			return 0;
+	}
+	for (i = 0; i < t->nouts; i++) {
+		e = lock_get(&s->lock, t->outs[i]->path);
+		memcpy(t->outs[i]->hash, e->hash, 65);
+		t->outs[i]->hashed = 1;
+	}
+	return 1;
+}
+
 /* First pass, in dependency order: what each task will need, as far as
  * it can be known before anything runs. */
 static void
@@ -184,14 +260,12 @@ sched_assess(struct sched *s)
 		if (t->rule->prompt == NULL) {
 			r->need = NEED_NOTHING;
 			for (k = 0; k < t->ndeps; k++)
-				if (((struct run *)t->deps[k]->run)->need !=
-				    NEED_NOTHING)
+				if (outputs_change(t->deps[k]))
 					r->need = NEED_LATER;
 			continue;
 		}
 		for (k = 0; k < t->ndeps; k++) {
-			if (((struct run *)t->deps[k]->run)->need ==
-			    NEED_NOTHING)
+			if (!outputs_change(t->deps[k]))
 				continue;
 			r->need = NEED_LATER;
 			xasprintf(&r->why, "it depends on '%s', which will "
@@ -206,9 +280,17 @@ sched_assess(struct sched *s)
 			r->why = err;
 		} else if (task_uptodate(s, t, &r->why))
 			r->need = NEED_NOTHING;
-		else
-			r->need = cache_has(s, r->spec.key) ? NEED_CACHE :
-			    NEED_REQUEST;
+		else if (cache_has(s, r->spec.key)) {
+			r->need = NEED_CACHE;
+			r->same_outs = locked_outputs(s, t);
+		} else if (task_check_inputs(r, t, &err) == -1) {
+			r->need = NEED_ERROR;
+			free(r->why);
+			r->why = err;
+		} else
+			r->need = NEED_REQUEST;
+		log_debug(LOG_EXPLAIN, "'%s': %s", t->name, r->need ==
+		    NEED_NOTHING ? "up to date" : r->why);
 	}
 }
 
@@ -252,28 +334,52 @@ sched_dry_run(struct sched *s)
 	return 0;
 }
 
-/* Before any request: every provider that must be asked has a key. */
+/* Before any request: every task that must be asked can form its
+ * request (settings, inputs) and its provider has a key.  A task that
+ * asks only if something upstream changes gets a warning when its key
+ * is missing: the cache or an unchanged input may yet spare it. */
 static int
-sched_check_keys(struct sched *s)
+sched_preflight(struct sched *s)
 {
 	struct task *t;
 	struct run *r;
 	const char *v;
 	size_t i;
+	int rc = 0;
 
+	for (i = 0; i < s->dag->norder; i++) {
+		t = s->dag->order[i];
+		r = t->run;
+		if (t->rule->prompt != NULL && r->need == NEED_ERROR) {
+			log_error("task '%s' cannot be asked: %s", t->name,
+			    r->why);
+			rc = -1;
+		}
+	}
+	if (rc == -1) {
+		log_error("nothing was asked");
+		return -1;
+	}
 	if (s->opts->offline)
 		return 0;
 	for (i = 0; i < s->dag->norder; i++) {
 		t = s->dag->order[i];
 		r = t->run;
-		if (r->need != NEED_REQUEST || r->spec.keyvar == NULL)
+		if ((r->need != NEED_REQUEST && r->need != NEED_LATER) ||
+		    t->rule->prompt == NULL || task_spec(s, t) == -1 ||
+		    r->spec.keyvar == NULL ||
+		    ((v = getenv(r->spec.keyvar)) != NULL && *v != '\0'))
 			continue;
-		if ((v = getenv(r->spec.keyvar)) == NULL || *v == '\0') {
-			log_error("%s is not set, and '%s' needs to ask %s "
-			    "(%s tier): nothing was asked", r->spec.keyvar,
-			    t->name, r->spec.provider, r->spec.tier);
-			return -1;
+		if (r->need == NEED_LATER) {
+			log_warning("%s is not set: '%s' will fail if it has "
+			    "to ask %s", r->spec.keyvar, t->name,
+			    r->spec.provider);
+			continue;
 		}
+		log_error("%s is not set, and '%s' needs to ask %s (%s "
+		    "tier): nothing was asked", r->spec.keyvar, t->name,
+		    r->spec.provider, r->spec.tier);
+		return -1;
 	}
 	return 0;
 }
@@ -410,7 +516,7 @@ task_apply(struct sched *s, struct task *t, const char *answer, size_t n,
 {
 	struct extract_file *files;
 	struct run *r = t->run;
-	char *targets[t->nouts ? t->nouts : 1], *err = NULL, *kept;
+	char *targets[t->nouts ? t->nouts : 1], *err = NULL, *kept, **tmps;
 	size_t i;
 	int rc = 0;
 
@@ -436,19 +542,29 @@ task_apply(struct sched *s, struct task *t, const char *answer, size_t n,
 	}
 	if (e != NULL)
 		sched_cache_put(s, e);
-	for (i = 0; i < t->nouts && rc == 0; i++) {
-		rc = file_write_atomic(t->outs[i]->path, files[i].data,
-		    files[i].len, 0, errp);
-		if (rc == 0) {
+
+	/* Every target goes to a temporary file first, so that a target
+	 * that cannot be written leaves the others as they were. */
+	tmps = xcalloc(t->nouts, sizeof(*tmps));
+	for (i = 0; i < t->nouts && rc == 0; i++)
+		rc = file_stage(t->outs[i]->path, files[i].data, files[i].len,
+		    1, &tmps[i], errp);
+	for (i = 0; i < t->nouts; i++) {
+		if (rc == 0 && file_commit(tmps[i], t->outs[i]->path,
+		    errp) == -1)
+			rc = -1;
+		else if (rc == 0) {
 			sha256_hex(files[i].data, files[i].len,
 			    t->outs[i]->hash);
 			t->outs[i]->hashed = 1;
 			lock_set(&s->lock, t->outs[i]->path, r->spec.key,
 			    t->outs[i]->hash);
-		}
-	}
-	for (i = 0; i < t->nouts; i++)
+		} else if (tmps[i] != NULL)
+			unlink(tmps[i]);
+		free(tmps[i]);
 		free(files[i].data);
+	}
+	free(tmps);
 	free(files);
 	return rc;
 }
@@ -487,7 +603,8 @@ task_send(struct sched *s, struct task *t)
 	hdrs[i++] = "content-type: application/json";
 	hdrs[i] = NULL;
 	r->attempts++;
-	if (http_post(s->http, url, hdrs, r->body, 900, t, &err) == -1) {
+	if (http_post(s->http, url, hdrs, r->body, SCHED_STALL_SECONDS, t,
+	    &err) == -1) {
 		task_fail(s, t, err);
 		free(err);
 	} else {
@@ -893,7 +1010,7 @@ sched_run(struct plan *p, struct dag *d, const struct sched_opts *o)
 		sched_free(&s);
 		return o->question ? rc : 0;
 	}
-	if (sched_check_keys(&s) == -1) {
+	if (sched_preflight(&s) == -1) {
 		sched_free(&s);
 		return 2;
 	}

@@ -376,14 +376,15 @@ write_all(int fd, const char *p, size_t n)
 }
 
 int
-file_write_atomic(const char *path, const void *data, size_t len, int sync,
-    char **errp)
+file_stage(const char *path, const void *data, size_t len, int sync,
+    char **tmpp, char **errp)
 {
 	struct stat st;
 	char *dir, *tmp;
 	mode_t mode;
 	int fd;
 
+	*tmpp = NULL;
 	dir = path_dirname(path);
 	if (mkdir_p(dir, errp) == -1) {
 		free(dir);
@@ -409,14 +410,39 @@ file_write_atomic(const char *path, const void *data, size_t len, int sync,
 		free(tmp);
 		return -1;
 	}
-	if (close(fd) == -1 || rename(tmp, path) == -1) {
-		xasprintf(errp, "cannot write %s: %s", path, strerror(errno));
+	if (close(fd) == -1) {
+		xasprintf(errp, "cannot write %s: %s", tmp, strerror(errno));
 		unlink(tmp);
 		free(tmp);
 		return -1;
 	}
-	free(tmp);
+	*tmpp = tmp;
 	return 0;
+}
+
+int
+file_commit(const char *tmp, const char *path, char **errp)
+{
+	if (rename(tmp, path) == -1) {
+		xasprintf(errp, "cannot write %s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+int
+file_write_atomic(const char *path, const void *data, size_t len, int sync,
+    char **errp)
+{
+	char *tmp;
+	int rc;
+
+	if (file_stage(path, data, len, sync, &tmp, errp) == -1)
+		return -1;
+	rc = file_commit(tmp, path, errp);
+	free(tmp);
+	return rc;
 }
 
 void

@@ -108,7 +108,7 @@ check "corrupt cache: asked again" test "$(requests_for a.txt)" -eq 1
 printf 'bad \377 byte\n' >"$T/w/PLAN.md"
 : >"$T/fake.log"
 pm -k
-check "non-UTF-8 input exits 1" test $? -eq 1
+check "non-UTF-8 input exits 2, before anything is sent" test $? -eq 2
 check "non-UTF-8 input is named" grep -q 'input PLAN.md is not UTF-8' "$T/err"
-check "non-UTF-8 input: nothing sent for its readers" test "$(requests_for a.txt)" -eq 0
+check "non-UTF-8 input: nothing sent at all" test "$(requests)" -eq 0
 finish

@@ -289,8 +289,16 @@ test_form2(void **state)
 
 	expect_ok("Here is the file:\n\n```c\nint main(void)\n{\n}\n```\n\n"
 	    "Hope this helps.\n", one, 1, want);
-	/* A header naming another file is only prose here. */
-	expect_ok("wc.c\n```c\nint main(void)\n{\n}\n```\n", one, 1, want);
+	/* The target's own path before the block is fine. */
+	expect_ok("src/wc.c\n\n```c\nint main(void)\n{\n}\n```\n", one, 1,
+	    want);
+	/* Prose ending in a full stop is no path. */
+	expect_ok("Done.\n```c\nint main(void)\n{\n}\n```\ne.g.\n", one, 1,
+	    want);
+	/* A header naming another file fails even with one target: the
+	 * model wrote something else than what was asked. */
+	expect_err("wc.c\n```c\nint main(void)\n{\n}\n```\n", one, 1,
+	    "answer names 'wc.c', which is not a target");
 }
 
 /* Form 2 allows one line of prose on each side, not two. */
@@ -414,20 +422,23 @@ test_empty_block(void **state)
 	expect_ok("empty.txt\n```\n```\nb.c\n```\n\n```\n", targets, 2, want);
 }
 
-/* A blank line between header and fence breaks the pair: with two
- * targets the file is missing, with one the answer is in form 2. */
+/* Blank lines between a header and its fence keep the pair; a block
+ * right after another block has no header. */
 static void
 test_header_blank_fence(void **state)
 {
 	char *two[] = { "a.c", "b.c" };
 	char *one[] = { "a.c" };
+	const char *want2[] = { "x\n", "y\n" };
 	const char *want[] = { "x\n" };
 
 	(void)state;
 
-	expect_err("a.c\n\n```\nx\n```\nb.c\n```\ny\n```\n", two, 2,
-	    "answer has no block for 'a.c'");
+	expect_ok("a.c\n\n\n```\nx\n```\n**b.c**\n \n```\ny\n```\n", two,
+	    2, want2);
 	expect_ok("a.c\n\n```\nx\n```\n", one, 1, want);
+	expect_err("a.c\n```\nx\n```\n\n```\ny\n```\n", two, 2,
+	    "answer has no block for 'b.c'");
 }
 
 /* NUL bytes are content like any other. */
@@ -560,6 +571,96 @@ test_instructions(void **state)
 	assert_non_null(strstr(s, "path alone on a line"));
 }
 
+/* A target whose path ends another target's path is not confused with
+ * it, in either order. */
+static void
+test_path_suffix(void **state)
+{
+	char *targets[] = { "a.c", "lib/a.c", "src/lib/a.c" };
+	const char *want[] = { "top\n", "lib\n", "deep\n" };
+
+	(void)state;
+
+	expect_ok("src/lib/a.c\n```\ndeep\n```\na.c\n```\ntop\n```\n"
+	    "lib/a.c\n```\nlib\n```\n", targets, 3, want);
+}
+
+/* "./" before a path names the same file; "../" is foreign. */
+static void
+test_dot_slash(void **state)
+{
+	char *targets[] = { "src/a.c", "Makefile" };
+	char *one[] = { "src/a.c" };
+	const char *want[] = { "a\n", "all:\n" };
+
+	(void)state;
+
+	expect_ok("./src/a.c\n```\na\n```\n`./Makefile`\n```\nall:\n```\n",
+	    targets, 2, want);
+	expect_ok(".//src/a.c\n```\na\n```\n", one, 1, want);
+	expect_err("../src/a.c\n```\na\n```\n", one, 1,
+	    "answer names '../src/a.c'");
+	expect_err("src/a.c\n```\na\n```\n./b.c\n```\nb\n```\n", one, 1,
+	    "answer names './b.c'");
+}
+
+/* The label planmake gives inputs, "File PATH:", is a header too. */
+static void
+test_file_label(void **state)
+{
+	char *targets[] = { "a.c", "b.h" };
+	const char *want[] = { "a\n", "b\n" };
+
+	(void)state;
+
+	expect_ok("File a.c:\n```\na\n```\n### File: `b.h`\n```\nb\n```\n",
+	    targets, 2, want);
+	expect_err("File a.c:\n```\na\n```\nFile c.h:\n```\nc\n```\n",
+	    targets, 2, "answer names 'c.h'");
+}
+
+/* A fence run inside a file, as long as the file's own fence, ends the
+ * file early: the answer then has an unclosed fence and fails rather
+ * than giving a cut file. */
+static void
+test_inner_fence_too_long(void **state)
+{
+	char *one[] = { "README.md" };
+	char *two[] = { "README.md", "b.c" };
+
+	(void)state;
+
+	expect_err("README.md\n```\nRun:\n```sh\nmake\n```\nDone\n```\n", one,
+	    1, "unterminated fence opened on answer line 8");
+	expect_err("README.md\n```\nRun:\n```sh\nmake\n```\nDone\n```\nb.c\n"
+	    "```\nb\n```\n", two, 2, "unterminated fence opened on answer line 12");
+}
+
+/* The same path twice fails even when the blocks agree. */
+static void
+test_duplicate_same(void **state)
+{
+	char *two[] = { "a.c", "b.c" };
+
+	(void)state;
+
+	expect_err("a.c\n```\n1\n```\nb.c\n```\n2\n```\n**a.c**\n```\n1\n"
+	    "```\n", two, 2, "more than one block for 'a.c'");
+}
+
+/* Mixed CRLF and LF, and a header with CRLF after blank lines. */
+static void
+test_crlf_mixed(void **state)
+{
+	char *two[] = { "a.c", "b.c" };
+	const char *want[] = { "x\ny\n", "z\n" };
+
+	(void)state;
+
+	expect_ok("### a.c\r\n\r\n```c\r\nx\ny\r\n```\r\n`b.c`:\n~~~\r\nz\n"
+	    "~~~\r\n", two, 2, want);
+}
+
 int
 main(void)
 {
@@ -590,6 +691,12 @@ main(void)
 		cmocka_unit_test(test_random_bytes),
 		cmocka_unit_test(test_truncations),
 		cmocka_unit_test(test_instructions),
+		cmocka_unit_test(test_path_suffix),
+		cmocka_unit_test(test_dot_slash),
+		cmocka_unit_test(test_file_label),
+		cmocka_unit_test(test_inner_fence_too_long),
+		cmocka_unit_test(test_duplicate_same),
+		cmocka_unit_test(test_crlf_mixed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
