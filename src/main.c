@@ -1,4 +1,5 @@
 /* planmake: the command line. */
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <ctype.h>
@@ -178,6 +179,13 @@ tool_graph(struct dag *d)
 	for (i = 0; i < d->ntasks; i++) {
 		struct task *t = d->tasks[i];
 
+		if (t->nins == 0 && t->nrdeps == 0 && t->nouts == 1) {
+			/* No edge would show it. */
+			putchar('\t');
+			dot_quote(t->name);
+			puts(";");
+		}
+
 		for (k = 0; k < t->nins; k++) {
 			putchar('\t');
 			dot_quote(t->ins[k]->path);
@@ -257,6 +265,35 @@ run_tool(const char *tool, struct plan *p, struct dag *d, int argc,
 	return 2;
 }
 
+/* Each request in flight holds a socket and perhaps a cache file: keep
+ * -j within the open-file limit (raised to its hard maximum) so a big -j
+ * never pays for answers it then cannot write. */
+static int
+fit_jobs(int jobs)
+{
+	struct rlimit rl;
+	long fit;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return jobs;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur == RLIM_INFINITY)
+		return jobs;
+	fit = ((long)rl.rlim_cur - 32) / 3;
+	if (fit < 1)
+		fit = 1;
+	if (jobs > fit) {
+		log_warning("-j %d is more than the open-file limit allows "
+		    "(%ld); using -j %ld", jobs, (long)rl.rlim_cur, fit);
+		return (int)fit;
+	}
+	return jobs;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -270,7 +307,7 @@ main(int argc, char **argv)
 	};
 	struct sched_opts o = { .jobs = 4, .attempts = 3 };
 	const char *planfile = NULL, *dir = NULL, *tool = NULL, *path;
-	char **goals, *err = NULL, *end, *pdir, *lockfile, *statedir;
+	char **goals, *err = NULL, *end, *pdir;
 	struct plan *p;
 	struct dag *d;
 	size_t ngoals = 0;
@@ -278,7 +315,7 @@ main(int argc, char **argv)
 	long n;
 
 	p = plan_new();
-	while ((c = getopt_long(argc, argv, "+f:C:j:knqsBvd:t:h", longopts,
+	while ((c = getopt_long(argc, argv, "f:C:j:knqsBvd:t:h", longopts,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'f': planfile = optarg; break;
@@ -346,7 +383,25 @@ main(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
-	if (plan_load(p, path) == -1 || (d = dag_build(p)) == NULL) {
+	if (plan_load(p, path) == -1) {
+		if (diag_nerrors() > 0)
+			fprintf(stderr, "%d error%s\n", diag_nerrors(),
+			    diag_nerrors() == 1 ? "" : "s");
+		rc = 2;
+		goto out;
+	}
+	/* Paths in a plan are relative to its directory, where its lock and
+	 * state live too: -f dir/Planfile works as -C dir -f Planfile, but
+	 * diagnostics keep the name the user gave. */
+	pdir = path_dirname(path);
+	if (strcmp(pdir, ".") != 0 && chdir(pdir) == -1) {
+		log_error("cannot enter %s: %s", pdir, strerror(errno));
+		free(pdir);
+		rc = 2;
+		goto out;
+	}
+	free(pdir);
+	if ((d = dag_build(p)) == NULL) {
 		if (diag_nerrors() > 0)
 			fprintf(stderr, "%d error%s\n", diag_nerrors(),
 			    diag_nerrors() == 1 ? "" : "s");
@@ -368,18 +423,18 @@ main(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
-	pdir = path_dirname(path);
-	lockfile = path_join(pdir, "planmake.lock");
-	statedir = path_join(pdir, ".planmake");
-	o.lockfile = lockfile;
-	o.statedir = statedir;
+	o.lockfile = "planmake.lock";
+	o.statedir = ".planmake";
+	o.jobs = fit_jobs(o.jobs);
 	rc = sched_run(p, d, &o);
-	free(pdir);
-	free(lockfile);
-	free(statedir);
 out:
 	dag_free(d);
 	plan_free(p);
 	free(goals);
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		log_error("cannot write standard output: %s", strerror(errno));
+		if (rc == 0)
+			rc = 1;
+	}
 	return rc;
 }

@@ -330,7 +330,8 @@ sched_dry_run(struct sched *s)
 		n++;
 	}
 	if (n == 0)
-		log_status("nothing to do: %zu tasks up to date", s->nprompt);
+		log_status("nothing to do: %zu task%s up to date", s->nprompt,
+		    s->nprompt == 1 ? "" : "s");
 	return 0;
 }
 
@@ -843,10 +844,14 @@ sched_loop(struct sched *s)
 	int wait;
 
 	for (;;) {
-		if (interrupted && !s->stopping) {
+		if (interrupted == 1 && !s->stopping) {
 			log_error("interrupted: waiting for %d request%s in "
 			    "flight (interrupt again to abort them)",
 			    s->running, s->running == 1 ? "" : "s");
+			s->stopping = 1;
+		} else if (interrupted > 1 && !s->stopping) {
+			log_error("interrupted: aborting %d request%s in "
+			    "flight", s->running, s->running == 1 ? "" : "s");
 			s->stopping = 1;
 		}
 		if (interrupted > 1 && s->running > 0)
@@ -879,7 +884,8 @@ sched_summary(struct sched *s)
 	int unknown = 0;
 	size_t i;
 
-	if (s->nasked + s->ncached + s->nfailed + s->nskipped == 0) {
+	if (s->nasked + s->ncached + s->nfailed + s->nskipped == 0 &&
+	    !interrupted) {
 		log_status("nothing to do: %zu task%s up to date", s->nprompt,
 		    s->nprompt == 1 ? "" : "s");
 		return;

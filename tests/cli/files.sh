@@ -85,11 +85,18 @@ umask_mode=$(printf '%o' $((0666 & ~$(umask))))
 check "a new file gets 0666 less the umask" \
     test "$(stat -c %a "$T/w/mixed.c")" = "$umask_mode"
 
-# The lock and .planmake/ go beside the plan, wherever it is.
+# Paths in a plan are relative to its directory, where the lock and
+# .planmake/ go too: -f sub/Plan works as -C sub -f Plan.
 mkdir -p "$T/w/sub"
-printf 'sub/z.txt:\n\tWrite z.\n' >"$T/w/sub/Plan"
+printf 'z.txt: in.txt\n\tWrite z.\n' >"$T/w/sub/Plan"
+echo input >"$T/w/sub/in.txt"
 pm -f sub/Plan
 check "-f sub/Plan: the lock is beside the plan" \
-    sh -c "grep -q '^sub/z.txt	' '$T/w/sub/planmake.lock' && test -d '$T/w/sub/.planmake/cache'"
-check "-f sub/Plan: the target is where the plan names it" test -s "$T/w/sub/z.txt"
+    sh -c "grep -q '^z.txt	' '$T/w/sub/planmake.lock' && test -d '$T/w/sub/.planmake/cache'"
+check "-f sub/Plan: inputs and targets are relative to the plan" \
+    sh -c "test -s '$T/w/sub/z.txt' && test ! -e '$T/w/z.txt'"
+printf 'z.txt: nothere.txt\n\tWrite z.\n' >"$T/w/sub/Plan"
+pm -f sub/Plan
+check "-f sub/Plan: diagnostics name the plan as given" \
+    grep -q "^sub/Plan:1:" "$T/err"
 finish

@@ -1,0 +1,60 @@
+#!/bin/bash
+# The command line as a make user types it: options after targets, the
+# exit status when output cannot be written, -j against the open-file
+# limit, -t graph of a lone task, and what an interrupted run says.
+. "$(dirname "$0")/lib.sh"
+
+mkdir -p "$T/w"
+cd "$T/w"
+echo 'the spec' >SPEC.md
+cat >Planfile <<'PF'
+all: a.txt b.txt lone.txt
+.PHONY: all
+a.txt: SPEC.md
+	Write a.
+b.txt: a.txt
+	Write b.
+lone.txt:
+	Write a lone file.
+island.txt:
+	Write a file nothing needs.
+PF
+cd "$top"
+start_fake
+
+# Options may follow targets, as in GNU make.
+pm a.txt -n
+check "an option after a target is an option" test $? -eq 0
+check "... and -n after the target still writes nothing" test ! -e "$T/w/a.txt"
+check "... and names what would run" grep -q 'for a.txt' "$T/out"
+
+# -t graph shows a task that has no edge at all.
+pm -t graph
+check "-t graph shows a task with no edge" grep -q '"island.txt";' "$T/out"
+
+# Output that cannot be written is an error, not a silent success.
+(cd "$T/w" && "$PLANMAKE" -t list >/dev/full) 2>"$T/err"
+check "-t list to a full device exits non-zero" test $? -ne 0
+check "... and says why" grep -q 'cannot write standard output' "$T/err"
+
+# A -j beyond the open-file limit is cut down, with a warning.
+(cd "$T/w" && ulimit -n 128 && ulimit -Hn 128 && "$PLANMAKE" -j 5000 all) \
+    >"$T/out" 2>"$T/err"
+check "-j past the file limit still builds" test $? -eq 0
+check "... and says what -j it used" grep -q 'using -j 32' "$T/err"
+
+# Interrupted before anything finished: no "nothing to do".
+stop_fake
+rm -rf "$T/w/.planmake" "$T/w/planmake.lock" "$T/w"/*.txt
+start_fake --delay-ms 3000
+(cd "$T/w" && exec "$PLANMAKE" -j2 all) >"$T/out" 2>"$T/err" &
+pid=$!
+sleep 1
+kill -TERM $pid
+wait $pid
+st=$?
+check "SIGTERM exits 130" test $st -eq 130
+check "SIGTERM aborts, saying so" grep -q 'interrupted: aborting' "$T/err"
+check "an interrupted run does not claim all is up to date" \
+    sh -c "! grep -q 'nothing to do' '$T/err'"
+finish
