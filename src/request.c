@@ -337,6 +337,12 @@ request_user_text(const struct spec *s, const struct task *t, int preview,
 		}
 	}
 	buf_addstr(&u, s->prompt);
+	if (t->phony) {
+		/* A .PHONY task's answer goes to standard output as it is. */
+		buf_addstr(&u, "\n\nNo file is to be written: answer in "
+		    "plain text, which is shown as it is.\n");
+		return buf_detach(&u);
+	}
 	buf_addstr(&u, "\n\nFiles to write:\n");
 	for (i = 0; i < t->nouts; i++)
 		buf_printf(&u, "- %s\n", t->outs[i]->path);

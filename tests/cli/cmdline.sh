@@ -43,6 +43,24 @@ check "... and says why" grep -q 'cannot write standard output' "$T/err"
 check "-j past the file limit still builds" test $? -eq 0
 check "... and says what -j it used" grep -q 'using -j 32' "$T/err"
 
+# A .PHONY task with a prompt: its answer, as it is, on stdout; no file.
+cat >"$T/w/Ask" <<'PF'
+.PHONY: summary
+summary: SPEC.md
+	Summarise the spec.
+PF
+: >"$T/fake.log"
+pm -f Ask
+check "a phony task prints its answer" grep -q '^fake answer ' "$T/out"
+check "... the plain text, no fence" sh -c "! grep -q '\`\`\`' '$T/out'"
+check "... and writes no file" test ! -e "$T/w/summary"
+check "... the request asks for no file" \
+    sh -c "grep -q 'No file is to be written' '$T/fake.log' && ! grep -q 'Files to write' '$T/fake.log'"
+cp "$T/out" "$T/first"
+pm -f Ask
+check "a phony task again: the same answer, from the cache" \
+    sh -c "cmp -s '$T/out' '$T/first' && test \$(grep -c . '$T/fake.log') -eq 1"
+
 # Interrupted before anything finished: no "nothing to do".
 stop_fake
 rm -rf "$T/w/.planmake" "$T/w/planmake.lock" "$T/w"/*.txt
