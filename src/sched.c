@@ -15,6 +15,7 @@
 #include "http.h"
 #include "log.h"
 #include "plan.h"
+#include "prio.h"
 #include "provider.h"
 #include "request.h"
 #include "state.h"
@@ -57,8 +58,9 @@ struct sched {
 	struct lock		  lock;
 	char			 *cachedir;
 	struct http		 *http;
-	struct task		**ready;	/* a FIFO ring of ntasks slots */
-	size_t			  rhead, rlen;
+	struct prio_heap	  ready;	/* by critical path */
+	double			 *prio;		/* by task id */
+	struct prio_durations	  durations;	/* of the last requests */
 	struct task		**delayed;	/* waiting to retry */
 	size_t			  ndelayed;
 	int			  running;
@@ -297,21 +299,48 @@ tier_stats(struct sched *s, const char *tier, const char *model)
 static void
 ready_push(struct sched *s, struct task *t)
 {
-	size_t n = s->dag->ntasks;
-
 	t->state = TASK_READY;
-	s->ready[(s->rhead + s->rlen++) % n] = t;
+	prio_heap_push(&s->ready, t);
 }
 
+/* The ready task with the longest chain of work behind it. */
 static struct task *
 ready_pop(struct sched *s)
 {
-	struct task *t;
+	return prio_heap_pop(&s->ready);
+}
 
-	t = s->ready[s->rhead];
-	s->rhead = (s->rhead + 1) % s->dag->ntasks;
-	s->rlen--;
-	return t;
+/* Give each needed task its critical-path priority: its expected
+ * seconds (nothing when the lock or the cache answers it) plus the
+ * longest chain of its dependents. */
+static void
+sched_prioritise(struct sched *s)
+{
+	struct task *t;
+	struct run *r;
+	double *w;
+	size_t i;
+
+	w = xcalloc(s->dag->ntasks + 1, sizeof(*w));
+	for (i = 0; i < s->dag->norder; i++) {
+		t = s->dag->order[i];
+		r = t->run;
+		if (t->rule->prompt == NULL || r->need == NEED_NOTHING)
+			w[t->id] = 0;
+		else if (r->need == NEED_CACHE)
+			w[t->id] = 0.001;
+		else
+			w[t->id] = prio_weight(&s->durations, t->name,
+			    r->have_spec ? r->spec.max_tokens :
+			    DEFAULT_MAX_TOKENS);
+	}
+	prio_compute(s->dag, w, s->prio);
+	free(w);
+	if (log_debugging(LOG_SCHED))
+		for (i = 0; i < s->dag->norder; i++)
+			log_debug(LOG_SCHED, "priority %.3f s: %s",
+			    s->prio[s->dag->order[i]->id],
+			    s->dag->order[i]->name);
 }
 
 /* Mark everything that depends on t as skipped. */
@@ -685,6 +714,8 @@ on_done(const struct http_result *res, void *arg)
 		log_status("[%zu/%zu] %s (%s, %.1f s, %ld+%ld tokens)",
 		    s->nfinished + 1, s->nprompt, t->name, r->spec.tier,
 		    res->seconds, rep.usage.in, rep.usage.out);
+		prio_durations_set(&s->durations, t->name, res->seconds,
+		    rep.usage.out);
 		task_finish(s, t, 1);
 	}
 	reply_clear(&rep);
@@ -734,12 +765,12 @@ sched_loop(struct sched *s)
 		}
 		if (interrupted > 1 && s->running > 0)
 			break;
-		while (!s->stopping && s->rlen > 0 &&
+		while (!s->stopping && s->ready.len > 0 &&
 		    s->running < s->opts->jobs)
 			task_start(s, ready_pop(s));
 		wait = sched_retry(s);
 		if (s->running == 0 && s->ndelayed == 0 &&
-		    (s->rlen == 0 || s->stopping))
+		    (s->ready.len == 0 || s->stopping))
 			break;
 		if (s->running == 0 && s->ndelayed > 0 && wait > 0) {
 			http_poll(s->http, wait > 100 ? 100 : wait, on_done,
@@ -794,12 +825,20 @@ sched_summary(struct sched *s)
 	buf_free(&b);
 }
 
-/* Save the lock when the run changed it. */
+/* Save the lock when the run changed it, and the durations (a failure
+ * to save those is only a warning). */
 static int
 sched_save(struct sched *s)
 {
-	char *err = NULL;
+	char *err = NULL, *path;
 
+	xasprintf(&path, "%s/durations", s->opts->statedir);
+	if (prio_durations_save(&s->durations, path, &err) == -1) {
+		log_warning("%s", err);
+		free(err);
+		err = NULL;
+	}
+	free(path);
 	if (!s->lock.dirty)
 		return 0;
 	if (lock_save(&s->lock, s->opts->lockfile, &err) == -1) {
@@ -831,7 +870,9 @@ sched_free(struct sched *s)
 		free(s->tiers[i].model);
 	}
 	free(s->tiers);
-	free(s->ready);
+	prio_heap_free(&s->ready);
+	free(s->prio);
+	prio_durations_free(&s->durations);
 	free(s->delayed);
 	free(s->cachedir);
 	http_free(s->http);
@@ -844,7 +885,7 @@ sched_init(struct sched *s, struct plan *p, struct dag *d,
     const struct sched_opts *o)
 {
 	struct task *t;
-	char *err = NULL;
+	char *err = NULL, *path;
 	size_t i;
 
 	memset(s, 0, sizeof(*s));
@@ -852,7 +893,11 @@ sched_init(struct sched *s, struct plan *p, struct dag *d,
 	s->dag = d;
 	s->opts = o;
 	xasprintf(&s->cachedir, "%s/cache", o->statedir);
-	s->ready = xcalloc(d->ntasks + 1, sizeof(*s->ready));
+	s->prio = xcalloc(d->ntasks + 1, sizeof(*s->prio));
+	prio_heap_init(&s->ready, d->ntasks, s->prio);
+	xasprintf(&path, "%s/durations", o->statedir);
+	prio_durations_load(&s->durations, path);
+	free(path);
 	for (i = 0; i < d->ntasks; i++)
 		d->tasks[i]->run = xcalloc(1, sizeof(struct run));
 	if (lock_load(&s->lock, o->lockfile, &err) == -1) {
@@ -883,6 +928,7 @@ sched_run(struct plan *p, struct dag *d, const struct sched_opts *o)
 		return 2;
 	}
 	sched_assess(&s);
+	sched_prioritise(&s);
 	if (o->dry_run || o->question) {
 		for (i = 0; i < d->norder; i++)
 			if (((struct run *)d->order[i]->run)->need !=
