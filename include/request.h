@@ -44,6 +44,11 @@ int	request_spec(struct spec *s, struct plan *p, const struct task *t,
 	    char **errp);
 void	spec_clear(struct spec *s);
 
+/* The model that tier names for the plan as a whole (a global or
+ * command-line tier.NAME, else the default), or NULL when it names none.
+ * The caller frees the result. */
+char	*request_tier_model(struct plan *p, const char *tier);
+
 /* Compute s->key from s and the content hashes of t's inputs (each
  * input node must be hashed).  The inputs enter by path and content
  * hash, so a key never needs the files reread. */

@@ -16,6 +16,7 @@ struct sched_opts {
 	int		 offline;	/* a cache miss is an error */
 	int		 refresh;	/* ignore the cache, replace entries */
 	int		 attempts;	/* tries per request */
+	int		 json;		/* --json: the report on stdout */
 	const char	*lockfile;	/* planmake.lock */
 	const char	*statedir;	/* .planmake */
 };

@@ -24,7 +24,8 @@ usage(FILE *f)
 	fputs("usage: planmake [-f PLANFILE] [-C DIR] [-j N] [-k] [-n] [-q] "
 	    "[-s] [-B] [-v]\n"
 	    "                [-d CATEGORIES] [--offline] [--refresh] "
-	    "[NAME=value...] [TARGET...]\n"
+	    "[--json]\n"
+	    "                [NAME=value...] [TARGET...]\n"
 	    "       planmake -t TOOL [ARGS]   (check, list, graph, prompt)\n",
 	    f);
 }
@@ -176,8 +177,10 @@ run_tool(const char *tool, struct plan *p, struct dag *d, int argc,
 int
 main(int argc, char **argv)
 {
-	enum { OPT_OFFLINE = 256, OPT_REFRESH, OPT_VERSION, OPT_HELP };
+	enum { OPT_OFFLINE = 256, OPT_REFRESH, OPT_VERSION, OPT_HELP,
+	    OPT_JSON };
 	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, OPT_JSON },
 		{ "offline", no_argument, NULL, OPT_OFFLINE },
 		{ "refresh", no_argument, NULL, OPT_REFRESH },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -228,6 +231,7 @@ main(int argc, char **argv)
 		case 't': tool = optarg; break;
 		case OPT_OFFLINE: o.offline = 1; break;
 		case OPT_REFRESH: o.refresh = 1; break;
+		case OPT_JSON: o.json = 1; break;
 		case OPT_VERSION:
 			puts("planmake " PLANMAKE_VERSION);
 			return 0;

@@ -154,6 +154,29 @@ spec_model(struct spec *s, struct plan *p, const struct task *t,
 	return rc;
 }
 
+char *
+request_tier_model(struct plan *p, const char *tier)
+{
+	char *name, *spec, *colon, *model;
+	size_t i;
+
+	xasprintf(&name, "tier.%s", tier);
+	spec = plan_setting(p, NULL, name, NULL);
+	free(name);
+	for (i = 0; spec == NULL && i < sizeof(default_tiers) /
+	    sizeof(default_tiers[0]); i++)
+		if (strcmp(default_tiers[i].tier, tier) == 0)
+			spec = xstrdup(default_tiers[i].spec);
+	if (spec == NULL || (colon = strchr(spec, ':')) == NULL ||
+	    colon[1] == '\0') {
+		free(spec);
+		return NULL;
+	}
+	model = xstrdup(colon + 1);
+	free(spec);
+	return model;
+}
+
 /* Read a numeric setting; absent leaves *out alone. */
 static int
 spec_number(struct plan *p, const struct task *t, const char *name,

@@ -17,6 +17,7 @@
 #include "plan.h"
 #include "prio.h"
 #include "provider.h"
+#include "report.h"
 #include "request.h"
 #include "state.h"
 #include "util.h"
@@ -41,16 +42,6 @@ struct run {
 	double		 retry_at;	/* monotonic time of the next try */
 };
 
-/* Tokens and money for one tier. */
-struct tier_stats {
-	char		*tier;
-	char		*model;
-	struct usage	 usage;
-	double		 cost;
-	int		 unknown_cost;
-	int		 requests;
-};
-
 struct sched {
 	struct plan		 *plan;
 	struct dag		 *dag;
@@ -70,8 +61,7 @@ struct sched {
 	size_t			  nfinished;	/* of those */
 	size_t			  nasked, ncached, nuptodate, nfailed;
 	size_t			  nskipped;
-	struct tier_stats	 *tiers;
-	size_t			  ntiers;
+	struct report		  report;	/* tokens and cost */
 };
 
 static volatile sig_atomic_t	interrupted;
@@ -278,22 +268,6 @@ sched_check_keys(struct sched *s)
 		}
 	}
 	return 0;
-}
-
-/* The statistics slot of tier, created on first use. */
-static struct tier_stats *
-tier_stats(struct sched *s, const char *tier, const char *model)
-{
-	size_t i;
-
-	for (i = 0; i < s->ntiers; i++)
-		if (strcmp(s->tiers[i].tier, tier) == 0)
-			return &s->tiers[i];
-	s->tiers = xreallocarray(s->tiers, s->ntiers + 1, sizeof(*s->tiers));
-	memset(&s->tiers[s->ntiers], 0, sizeof(*s->tiers));
-	s->tiers[s->ntiers].tier = xstrdup(tier);
-	s->tiers[s->ntiers].model = xstrdup(model);
-	return &s->tiers[s->ntiers++];
 }
 
 static void
@@ -632,11 +606,10 @@ on_done(const struct http_result *res, void *arg)
 	struct sched *s = arg;
 	struct task *t = res->udata;
 	struct run *r = t->run;
-	struct tier_stats *ts;
 	struct cache_entry e;
 	struct reply rep;
 	char *err = NULL;
-	double cost, d;
+	double d;
 	int kind;
 
 	s->running--;
@@ -673,16 +646,7 @@ on_done(const struct http_result *res, void *arg)
 	free(r->body);
 	r->body = NULL;
 
-	ts = tier_stats(s, r->spec.tier, r->spec.model);
-	ts->requests++;
-	ts->usage.in += rep.usage.in;
-	ts->usage.out += rep.usage.out;
-	ts->usage.cache_write += rep.usage.cache_write;
-	ts->usage.cache_read += rep.usage.cache_read;
-	if ((cost = provider_cost(r->spec.model, &rep.usage)) < 0)
-		ts->unknown_cost = 1;
-	else
-		ts->cost += cost;
+	report_add(&s->report, r->spec.tier, r->spec.model, &rep.usage, 0);
 	s->nasked++;
 
 	if (rep.stop == NULL || (strcmp(rep.stop, "end_turn") != 0 &&
@@ -783,46 +747,36 @@ sched_loop(struct sched *s)
 	}
 }
 
-/* Print the summary: counts, tokens, cost per tier. */
+/* Print the summary (and with --json the report on stdout): counts,
+ * tokens and cost per tier, what failed, was skipped or never started. */
 static void
-sched_summary(struct sched *s)
+sched_report(struct sched *s, int rc, double t0)
 {
-	struct usage all = { 0 };
-	struct buf b = { 0 };
-	double total = 0;
-	int unknown = 0;
+	struct report *rp = &s->report;
+	struct task *t;
+	char *err = NULL;
 	size_t i;
 
-	if (s->nasked + s->ncached + s->nfailed + s->nskipped == 0) {
-		log_status("nothing to do: %zu task%s up to date", s->nprompt,
-		    s->nprompt == 1 ? "" : "s");
-		return;
+	rp->ntasks = s->nprompt;
+	rp->nasked = s->nasked;
+	rp->ncached = s->ncached;
+	rp->nuptodate = s->nuptodate;
+	rp->seconds = now_mono() - t0;
+	for (i = 0; i < s->dag->norder; i++) {
+		t = s->dag->order[i];
+		if (t->state == TASK_FAILED)
+			report_list(rp, REPORT_FAILED, t->name);
+		else if (t->state == TASK_SKIPPED && t->rule->prompt)
+			report_list(rp, REPORT_SKIPPED, t->name);
+		else if (t->state != TASK_DONE && t->state != TASK_SKIPPED &&
+		    t->rule->prompt)
+			report_list(rp, REPORT_UNDONE, t->name);
 	}
-	for (i = 0; i < s->ntiers; i++) {
-		all.in += s->tiers[i].usage.in + s->tiers[i].usage.cache_write
-		    + s->tiers[i].usage.cache_read;
-		all.out += s->tiers[i].usage.out;
+	report_print(rp);
+	if (s->opts->json && report_json(rp, rc, stdout, &err) == -1) {
+		log_error("%s", err);
+		free(err);
 	}
-	log_status("%zu task%s: %zu asked, %zu from cache, %zu up to date, "
-	    "%zu failed, %zu skipped; tokens: %ld in, %ld out", s->nprompt,
-	    s->nprompt == 1 ? "" : "s", s->nasked, s->ncached, s->nuptodate,
-	    s->nfailed, s->nskipped, all.in, all.out);
-	for (i = 0; i < s->ntiers; i++) {
-		struct tier_stats *ts = &s->tiers[i];
-
-		if (ts->unknown_cost) {
-			buf_printf(&b, "%s%s (%s) unknown", i ? ", " : "",
-			    ts->tier, ts->model);
-			unknown = 1;
-		} else
-			buf_printf(&b, "%s%s (%s) $%.4f", i ? ", " : "",
-			    ts->tier, ts->model, ts->cost);
-		total += ts->cost;
-	}
-	if (s->ntiers > 0)
-		log_status("cost: %s; total $%.4f%s", b.data, total,
-		    unknown ? " and some of unknown price" : "");
-	buf_free(&b);
 }
 
 /* Save the lock when the run changed it, and the durations (a failure
@@ -865,11 +819,7 @@ sched_free(struct sched *s)
 		free(r);
 		s->dag->tasks[i]->run = NULL;
 	}
-	for (i = 0; i < s->ntiers; i++) {
-		free(s->tiers[i].tier);
-		free(s->tiers[i].model);
-	}
-	free(s->tiers);
+	report_free(&s->report);
 	prio_heap_free(&s->ready);
 	free(s->prio);
 	prio_durations_free(&s->durations);
@@ -892,6 +842,9 @@ sched_init(struct sched *s, struct plan *p, struct dag *d,
 	s->plan = p;
 	s->dag = d;
 	s->opts = o;
+	path = request_tier_model(p, "strong");
+	report_init(&s->report, path);
+	free(path);
 	xasprintf(&s->cachedir, "%s/cache", o->statedir);
 	s->prio = xcalloc(d->ntasks + 1, sizeof(*s->prio));
 	prio_heap_init(&s->ready, d->ntasks, s->prio);
@@ -920,6 +873,7 @@ sched_run(struct plan *p, struct dag *d, const struct sched_opts *o)
 {
 	struct sigaction sa;
 	struct sched s;
+	double t0 = now_mono();
 	size_t i;
 	int rc = 0;
 
@@ -964,27 +918,7 @@ sched_run(struct plan *p, struct dag *d, const struct sched_opts *o)
 	} else if (s.nfailed > 0) {
 		rc = 1;
 	}
-	sched_summary(&s);
-	if (s.nfailed > 0 || s.nskipped > 0) {
-		struct buf b = { 0 };
-
-		for (i = 0; i < d->norder; i++) {
-			struct task *t = d->order[i];
-
-			if (t->state == TASK_FAILED)
-				buf_printf(&b, " %s", t->name);
-		}
-		log_error("failed:%s", b.data ? b.data : " (none)");
-		buf_free(&b);
-		for (i = 0; i < d->norder; i++) {
-			if (d->order[i]->state == TASK_SKIPPED &&
-			    d->order[i]->rule->prompt)
-				buf_printf(&b, " %s", d->order[i]->name);
-		}
-		if (b.len)
-			log_error("skipped:%s", b.data);
-		buf_free(&b);
-	}
+	sched_report(&s, rc, t0);
 	sched_free(&s);
 	return rc;
 }

@@ -86,6 +86,7 @@ struct call {
 	json_t		*temperature;	/* borrowed from root, or NULL */
 	json_t		*hdrnames;	/* new reference */
 	json_t		*targets;	/* new reference, or NULL */
+	json_t		*usage;		/* new reference: what was answered */
 	struct buf	 system;	/* system text */
 	struct buf	 all;		/* text of all non-system messages */
 	struct buf	 last;		/* text of the last user message */
@@ -910,7 +911,7 @@ dump(json_t *o)
 
 /* Build the success body of c in its API's shape.  Caller frees. */
 static char *
-ok_body(const struct call *c, const char *answer, const char *stop,
+ok_body(struct call *c, const char *answer, const char *stop,
     json_t *usage)
 {
 	json_int_t in = c->nbytes / 4 + 1, out = strlen(answer) / 4 + 1;
@@ -924,6 +925,7 @@ ok_body(const struct call *c, const char *answer, const char *stop,
 		    "cache_read_input_tokens", 0);
 		if (usage != NULL)
 			json_object_update(u, usage);
+		c->usage = json_incref(u);
 		return dump(json_pack("{s:s,s:s,s:s,s:s,s:[{s:s,s:s}],s:s,"
 		    "s:n,s:o}", "id", id, "type", "message", "role",
 		    "assistant", "model", c->model, "content", "type", "text",
@@ -942,6 +944,7 @@ ok_body(const struct call *c, const char *answer, const char *stop,
 			    "prompt_tokens")) + json_integer_value(
 			    json_object_get(u, "completion_tokens"))));
 	}
+	c->usage = json_incref(u);
 	return dump(json_pack("{s:s,s:s,s:I,s:s,s:[{s:i,s:{s:s,s:s,s:n},s:s}],"
 	    "s:o}", "id", id, "object", "chat.completion", "created",
 	    (json_int_t)time(NULL), "model", c->model, "choices", "index", 0,
@@ -1045,6 +1048,8 @@ log_request(const struct call *c, const struct req *rq, int status,
 	    c->system.len, LOG_PREFIX));
 	json_object_set_new(o, "prompt", str_prefix(buf_str(&c->last),
 	    c->last.len, LOG_PREFIX));
+	if (c->usage != NULL)
+		json_object_set(o, "usage", c->usage);
 	if (cut >= 0)
 		json_object_set_new(o, "cut", json_integer(cut));
 	if (status == 0)
@@ -1182,6 +1187,7 @@ call_free(struct call *c)
 	json_decref(c->root);
 	json_decref(c->hdrnames);
 	json_decref(c->targets);
+	json_decref(c->usage);
 	buf_free(&c->system);
 	buf_free(&c->all);
 	buf_free(&c->last);
