@@ -17,6 +17,7 @@ struct sched_opts {
 	int		 refresh;	/* ignore the cache, replace entries */
 	int		 attempts;	/* tries per request */
 	int		 json;		/* --json: the report on stdout */
+	double		 budget;	/* --budget USD, or < 0 */
 	const char	*lockfile;	/* planmake.lock */
 	const char	*statedir;	/* .planmake */
 };

@@ -24,7 +24,7 @@ usage(FILE *f)
 	fputs("usage: planmake [-f PLANFILE] [-C DIR] [-j N] [-k] [-n] [-q] "
 	    "[-s] [-B] [-v]\n"
 	    "                [-d CATEGORIES] [--offline] [--refresh] "
-	    "[--json]\n"
+	    "[--json] [--budget USD]\n"
 	    "                [NAME=value...] [TARGET...]\n"
 	    "       planmake -t TOOL [ARGS]   (check, list, graph, prompt)\n",
 	    f);
@@ -178,8 +178,9 @@ int
 main(int argc, char **argv)
 {
 	enum { OPT_OFFLINE = 256, OPT_REFRESH, OPT_VERSION, OPT_HELP,
-	    OPT_JSON };
+	    OPT_JSON, OPT_BUDGET };
 	static const struct option longopts[] = {
+		{ "budget", required_argument, NULL, OPT_BUDGET },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "offline", no_argument, NULL, OPT_OFFLINE },
 		{ "refresh", no_argument, NULL, OPT_REFRESH },
@@ -187,7 +188,7 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct sched_opts o = { .jobs = 4, .attempts = 3 };
+	struct sched_opts o = { .jobs = 4, .attempts = 3, .budget = -1 };
 	const char *planfile = NULL, *dir = NULL, *tool = NULL, *path;
 	char **goals, *err = NULL, *end, *pdir, *lockfile, *statedir;
 	struct plan *p;
@@ -232,6 +233,18 @@ main(int argc, char **argv)
 		case OPT_OFFLINE: o.offline = 1; break;
 		case OPT_REFRESH: o.refresh = 1; break;
 		case OPT_JSON: o.json = 1; break;
+		case OPT_BUDGET:
+			errno = 0;
+			path = optarg + (*optarg == '$');
+			o.budget = strtod(path, &end);
+			if (*path == '\0' || *end != '\0' || errno != 0 ||
+			    !(o.budget >= 0) || o.budget > 1e9) {
+				log_error("--budget wants an amount in USD, "
+				    "such as 2.50, not '%s'", optarg);
+				plan_free(p);
+				return 2;
+			}
+			break;
 		case OPT_VERSION:
 			puts("planmake " PLANMAKE_VERSION);
 			return 0;

@@ -8,12 +8,10 @@
 
 #include <jansson.h>
 
+#include "budget.h"
 #include "log.h"
 #include "provider.h"
 #include "util.h"
-
-/* What a batched request costs against a normal one. */
-#define BATCH_FACTOR	0.5
 
 static const char *const list_names[REPORT_NLISTS] = {
 	"failed", "skipped", "undone"
@@ -65,12 +63,12 @@ report_tier(struct report *r, const char *tier, const char *model)
 	return rt;
 }
 
-void
+double
 report_add(struct report *r, const char *tier, const char *model,
     const struct usage *u, int batched)
 {
 	struct report_tier *rt;
-	double f = batched ? BATCH_FACTOR : 1, c;
+	double f = batched ? BUDGET_BATCH_FACTOR : 1, c, mine = 0;
 
 	rt = report_tier(r, tier, model);
 	rt->requests++;
@@ -82,12 +80,13 @@ report_add(struct report *r, const char *tier, const char *model,
 	if ((c = provider_cost(model, u)) < 0)
 		rt->unknown_cost = 1;
 	else
-		rt->cost += c * f;
+		rt->cost += mine = c * f;
 	if (r->strong_model == NULL ||
 	    (c = provider_cost(r->strong_model, u)) < 0)
 		r->strong_unknown = 1;
 	else
 		r->strong_only += c * f;
+	return mine;
 }
 
 void

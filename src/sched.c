@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget.h"
 #include "cache.h"
 #include "dag.h"
 #include "extract.h"
@@ -40,6 +41,9 @@ struct run {
 	char		*body;		/* owned: the request, while asked */
 	int		 attempts;
 	double		 retry_at;	/* monotonic time of the next try */
+	double		 worst;		/* USD reserved for its request */
+	double		 cost;		/* USD its answer cost */
+	int		 reserved;	/* worst is reserved in the budget */
 };
 
 struct sched {
@@ -62,6 +66,9 @@ struct sched {
 	size_t			  nasked, ncached, nuptodate, nfailed;
 	size_t			  nskipped;
 	struct report		  report;	/* tokens and cost */
+	struct budget		  budget;	/* --budget */
+	int			  over_budget;	/* it stopped the build */
+	int			  unpriced;	/* warned of an unknown price */
 };
 
 static volatile sig_atomic_t	interrupted;
@@ -345,7 +352,13 @@ skip_dependents(struct sched *s, struct task *t)
 static void
 task_finish(struct sched *s, struct task *t, int ok)
 {
+	struct run *r = t->run;
 	size_t i;
+
+	if (r->reserved) {
+		budget_settle(&s->budget, r->worst, r->cost);
+		r->reserved = 0;
+	}
 
 	if (t->rule->prompt)
 		s->nfinished++;
@@ -504,6 +517,37 @@ task_send(struct sched *s, struct task *t)
 	free(url);
 }
 
+/* --budget: reserve the worst case of t's request, or start nothing
+ * more.  Returns 1 when t may be sent. */
+static int
+sched_afford(struct sched *s, struct task *t)
+{
+	struct run *r = t->run;
+
+	if (s->budget.limit < 0)
+		return 1;
+	r->worst = budget_worst(r->spec.model, strlen(r->body),
+	    r->spec.max_tokens, 0, 0);
+	if (r->worst < 0 && !s->unpriced) {
+		log_warning("--budget: the model %s has no price; its "
+		    "requests are not counted", r->spec.model);
+		s->unpriced = 1;
+	}
+	if (budget_admit(&s->budget, r->worst)) {
+		r->reserved = 1;
+		return 1;
+	}
+	log_error("--budget: '%s' could cost up to $%.4f; with $%.4f spent "
+	    "and $%.4f in flight that is over the budget of $%.4f, so "
+	    "nothing more is started", t->name, r->worst, s->budget.spent,
+	    s->budget.inflight, s->budget.limit);
+	free(r->body);
+	r->body = NULL;
+	s->stopping = 1;
+	s->over_budget = 1;
+	return 0;
+}
+
 /* Answer t from the cache.  Returns 1 when it did, 0 on a miss, -1 when
  * the cached answer could not be applied (t has failed). */
 static int
@@ -580,6 +624,8 @@ task_start(struct sched *s, struct task *t)
 		free(err);
 		return;
 	}
+	if (!sched_afford(s, t))
+		return;
 	task_send(s, t);
 }
 
@@ -646,7 +692,8 @@ on_done(const struct http_result *res, void *arg)
 	free(r->body);
 	r->body = NULL;
 
-	report_add(&s->report, r->spec.tier, r->spec.model, &rep.usage, 0);
+	r->cost = report_add(&s->report, r->spec.tier, r->spec.model,
+	    &rep.usage, 0);
 	s->nasked++;
 
 	if (rep.stop == NULL || (strcmp(rep.stop, "end_turn") != 0 &&
@@ -845,6 +892,8 @@ sched_init(struct sched *s, struct plan *p, struct dag *d,
 	path = request_tier_model(p, "strong");
 	report_init(&s->report, path);
 	free(path);
+	s->report.budget = o->budget;
+	s->budget.limit = o->budget;
 	xasprintf(&s->cachedir, "%s/cache", o->statedir);
 	s->prio = xcalloc(d->ntasks + 1, sizeof(*s->prio));
 	prio_heap_init(&s->ready, d->ntasks, s->prio);
@@ -915,7 +964,7 @@ sched_run(struct plan *p, struct dag *d, const struct sched_opts *o)
 		log_error("interrupted: %zu of %zu tasks done; what finished "
 		    "is kept", s.nasked + s.ncached + s.nuptodate, s.nprompt);
 		rc = 130;
-	} else if (s.nfailed > 0) {
+	} else if (s.nfailed > 0 || s.over_budget) {
 		rc = 1;
 	}
 	sched_report(&s, rc, t0);
