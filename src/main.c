@@ -150,7 +150,11 @@ tool_prompt(struct plan *p, struct dag *d, int argc, char **argv)
 	}
 	printf("model: %s:%s (tier %s), max_tokens %ld\n", sp.provider,
 	    sp.model, sp.tier, sp.max_tokens);
-	printf("--- system ---\n%s\n--- user ---\n%s", sp.system, user);
+	printf("--- system ---\n%s\n", sp.system);
+	if (sp.context != NULL)
+		printf("--- context%s ---\n%s", sp.cache_mark ?
+		    " (marked for prompt caching)" : "", sp.context);
+	printf("--- user ---\n%s", user);
 	free(user);
 	spec_clear(&sp);
 	return 0;

@@ -22,6 +22,7 @@
 #include "request.h"
 #include "state.h"
 #include "util.h"
+#include "warm.h"
 
 /* What a task needs, as far as can be told before the build. */
 enum need {
@@ -44,6 +45,7 @@ struct run {
 	double		 worst;		/* USD reserved for its request */
 	double		 cost;		/* USD its answer cost */
 	int		 reserved;	/* worst is reserved in the budget */
+	int		 warming;	/* it writes its prefix's cache */
 };
 
 struct sched {
@@ -69,6 +71,7 @@ struct sched {
 	struct budget		  budget;	/* --budget */
 	int			  over_budget;	/* it stopped the build */
 	int			  unpriced;	/* warned of an unknown price */
+	struct warm		  warm;		/* prompt-cache warm-up */
 };
 
 static volatile sig_atomic_t	interrupted;
@@ -348,6 +351,24 @@ skip_dependents(struct sched *s, struct task *t)
 	free(stack);
 }
 
+/* t, the first request with its prefix, has ended: release the tasks
+ * that waited to read the cache it wrote. */
+static void
+sched_warmed(struct sched *s, struct task *t, int ok)
+{
+	struct run *r = t->run;
+	struct task **held;
+	size_t i, n;
+
+	r->warming = 0;
+	held = warm_done(&s->warm, r->spec.prefix, ok, &n);
+	log_debug(LOG_SCHED, "'%s' %s the prompt cache; %zu task%s waited",
+	    t->name, ok ? "wrote" : "did not write", n, n == 1 ? "" : "s");
+	for (i = 0; i < n; i++)
+		ready_push(s, held[i]);
+	free(held);
+}
+
 /* t has ended; release or skip what waits for it. */
 static void
 task_finish(struct sched *s, struct task *t, int ok)
@@ -359,6 +380,8 @@ task_finish(struct sched *s, struct task *t, int ok)
 		budget_settle(&s->budget, r->worst, r->cost);
 		r->reserved = 0;
 	}
+	if (r->warming)
+		sched_warmed(s, t, ok);
 
 	if (t->rule->prompt)
 		s->nfinished++;
@@ -527,7 +550,7 @@ sched_afford(struct sched *s, struct task *t)
 	if (s->budget.limit < 0)
 		return 1;
 	r->worst = budget_worst(r->spec.model, strlen(r->body),
-	    r->spec.max_tokens, 0, 0);
+	    r->spec.max_tokens, r->spec.cache_mark, 0);
 	if (r->worst < 0 && !s->unpriced) {
 		log_warning("--budget: the model %s has no price; its "
 		    "requests are not counted", r->spec.model);
@@ -618,6 +641,17 @@ task_start(struct sched *s, struct task *t)
 		task_fail(s, t, err);
 		free(err);
 		return;
+	}
+	if (r->spec.cache_mark) {
+		switch (warm_admit(&s->warm, r->spec.prefix, t)) {
+		case WARM_HOLD:
+			log_note("'%s' waits for the prompt cache to be "
+			    "written", t->name);
+			return;
+		case WARM_FIRST:
+			r->warming = 1;
+			break;
+		}
 	}
 	if ((r->body = request_body(&r->spec, t, &err)) == NULL) {
 		task_fail(s, t, err);
@@ -867,6 +901,7 @@ sched_free(struct sched *s)
 		s->dag->tasks[i]->run = NULL;
 	}
 	report_free(&s->report);
+	warm_free(&s->warm);
 	prio_heap_free(&s->ready);
 	free(s->prio);
 	prio_durations_free(&s->durations);

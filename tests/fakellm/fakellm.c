@@ -58,6 +58,9 @@ struct server {
 	pthread_cond_t	 wake;		/* broadcast when stopping */
 	int		 stopping;
 	unsigned long	 nrequests;
+	long		 cache_min;	/* tokens a cached prefix needs */
+	char		(*seen)[17];	/* prefixes in the prompt cache */
+	size_t		 nseen;
 	long		 delay_ms;	/* default latency */
 	FILE		*log;		/* or NULL */
 	const char	*script_path;	/* or NULL */
@@ -93,6 +96,12 @@ struct call {
 	struct buf	 hashin;	/* what the request hash covers */
 	struct buf	 tmp;		/* scratch */
 	size_t		 nbytes;	/* bytes of system and message text */
+	struct buf	 cachein;	/* the model, then each block's text */
+	size_t		 prefix_len;	/* of cachein to the last marked block */
+	size_t		 prefix_bytes;	/* text bytes to the last marked block */
+	char		 prefix[17];	/* hash of the marked prefix, or "" */
+	json_int_t	 cache_read;	/* tokens read from the prompt cache */
+	json_int_t	 cache_write;	/* tokens written to it */
 	char		 hash[17];
 	int		 status;	/* non-zero: rejected with this */
 	const char	*etype;		/* error type of the rejection */
@@ -491,11 +500,14 @@ body_parse(struct call *c, const struct buf *body)
 
 /*
  * Append the text of content (a string or an array of blocks, text blocks
- * joined by newlines) to dst and add its byte count to *nbytes.  Returns
- * -1 if content has the wrong shape, -2 on an empty text block when strict.
+ * joined by newlines) to dst and add its byte count to *nbytes.  With a
+ * call c (Anthropic), also record each text in c->cachein and where the
+ * last block marked with cache_control ends.  Returns -1 if content has
+ * the wrong shape, -2 on an empty text block when strict.
  */
 static int
-content_text(json_t *content, struct buf *dst, size_t *nbytes, int strict)
+content_text(json_t *content, struct buf *dst, size_t *nbytes, int strict,
+    struct call *c)
 {
 	const char *type;
 	json_t *b, *t;
@@ -505,6 +517,9 @@ content_text(json_t *content, struct buf *dst, size_t *nbytes, int strict)
 		buf_add(dst, json_string_value(content),
 		    json_string_length(content));
 		*nbytes += json_string_length(content);
+		if (c != NULL)
+			buf_add(&c->cachein, json_string_value(content),
+			    json_string_length(content) + 1);
 		return 0;
 	}
 	if (!json_is_array(content))
@@ -523,6 +538,14 @@ content_text(json_t *content, struct buf *dst, size_t *nbytes, int strict)
 			buf_add(dst, "\n", 1);
 		buf_add(dst, json_string_value(t), json_string_length(t));
 		*nbytes += json_string_length(t);
+		if (c == NULL)
+			continue;
+		buf_add(&c->cachein, json_string_value(t),
+		    json_string_length(t) + 1);
+		if (json_is_object(json_object_get(b, "cache_control"))) {
+			c->prefix_len = c->cachein.len;
+			c->prefix_bytes = *nbytes;
+		}
 	}
 	return 0;
 }
@@ -612,7 +635,7 @@ anthropic_system(struct call *c, json_t *sys)
 		}
 	else if (!json_is_string(sys))
 		return -1;
-	return content_text(sys, &c->system, &c->nbytes, 1) == 0 ? 0 : -1;
+	return content_text(sys, &c->system, &c->nbytes, 1, c) == 0 ? 0 : -1;
 }
 
 /* Validate an Anthropic Messages request and gather its text into c. */
@@ -641,6 +664,7 @@ anthropic_parse(struct call *c, struct MHD_Connection *conn,
 		return -1;
 	buf_adds(&c->hashin, c->model);
 	buf_add(&c->hashin, "", 1);
+	buf_add(&c->cachein, c->model, strlen(c->model) + 1);
 
 	sys = json_object_get(c->root, "system");
 	if (sys != NULL && anthropic_system(c, sys) == -1)
@@ -681,7 +705,7 @@ anthropic_parse(struct call *c, struct MHD_Connection *conn,
 			    "messages.%zu.content: Field required", i);
 		c->tmp.len = 0;
 		buf_add(&c->tmp, "", 0);
-		r = content_text(content, &c->tmp, &c->nbytes, 1);
+		r = content_text(content, &c->tmp, &c->nbytes, 1, c);
 		if (r == -1)
 			return call_fail(c, 400, "invalid_request_error",
 			    "messages.%zu.content: Input should be a valid "
@@ -814,7 +838,7 @@ openai_parse(struct call *c, struct MHD_Connection *conn,
 		c->tmp.len = 0;
 		buf_add(&c->tmp, "", 0);
 		if (content != NULL && !json_is_null(content) &&
-		    content_text(content, &c->tmp, &c->nbytes, 0) < 0)
+		    content_text(content, &c->tmp, &c->nbytes, 0, NULL) < 0)
 			return openai_fail(c, param, "invalid_type",
 			    "Invalid type for 'content': expected a string or "
 			    "an array of content parts.");
@@ -920,9 +944,10 @@ ok_body(struct call *c, const char *answer, const char *stop,
 
 	if (c->api == API_ANTHROPIC) {
 		snprintf(id, sizeof id, "msg_fake_%lu", c->n);
-		u = json_pack("{s:I,s:I,s:i,s:i}", "input_tokens", in,
-		    "output_tokens", out, "cache_creation_input_tokens", 0,
-		    "cache_read_input_tokens", 0);
+		in -= c->cache_read + c->cache_write;
+		u = json_pack("{s:I,s:I,s:I,s:I}", "input_tokens", in,
+		    "output_tokens", out, "cache_creation_input_tokens",
+		    c->cache_write, "cache_read_input_tokens", c->cache_read);
 		if (usage != NULL)
 			json_object_update(u, usage);
 		c->usage = json_incref(u);
@@ -1022,6 +1047,55 @@ scripted_error(const struct call *c, int status, json_t *rule)
 	return error_body(c, etype, msg, NULL, code);
 }
 
+/* Whether the prompt cache holds prefix h.  Called with srv.lock held. */
+static int
+cache_seen(const char *h)
+{
+	size_t i;
+
+	for (i = 0; i < srv.nseen; i++)
+		if (strcmp(srv.seen[i], h) == 0)
+			return 1;
+	return 0;
+}
+
+/* Put prefix h in the prompt cache.  Called with srv.lock held. */
+static void
+cache_add(const char *h)
+{
+	if (h[0] == '\0' || cache_seen(h))
+		return;
+	srv.seen = xrealloc(srv.seen, (srv.nseen + 1) * sizeof srv.seen[0]);
+	memcpy(srv.seen[srv.nseen++], h, 17);
+}
+
+/*
+ * Decide what c reads from the prompt cache and writes to it: a marked
+ * prefix of at least --cache-min-tokens tokens (its bytes / 4) is read
+ * when an earlier answer wrote it, and written otherwise.  The entry
+ * appears when the answer is sent (cache_add()), so requests in flight
+ * together all write it.  Called with srv.lock held.
+ */
+static void
+cache_account(struct call *c)
+{
+	struct buf b = { NULL, 0, 0 };
+	json_int_t tokens;
+
+	if (c->api != API_ANTHROPIC || c->prefix_len == 0)
+		return;
+	tokens = c->prefix_bytes / 4;
+	if (tokens == 0 || tokens < srv.cache_min)
+		return;
+	buf_add(&b, buf_str(&c->cachein), c->prefix_len);
+	hash_hex(&b, c->prefix);
+	buf_free(&b);
+	if (cache_seen(c->prefix))
+		c->cache_read = tokens;
+	else
+		c->cache_write = tokens;
+}
+
 /* Append one line describing the request to the log, if there is one. */
 static void
 log_request(const struct call *c, const struct req *rq, int status,
@@ -1050,6 +1124,9 @@ log_request(const struct call *c, const struct req *rq, int status,
 	    c->last.len, LOG_PREFIX));
 	if (c->usage != NULL)
 		json_object_set(o, "usage", c->usage);
+	if (c->prefix_len > 0)
+		json_object_set_new(o, "cache_prefix_bytes",
+		    json_integer((json_int_t)c->prefix_bytes));
 	if (cut >= 0)
 		json_object_set_new(o, "cut", json_integer(cut));
 	if (status == 0)
@@ -1193,6 +1270,7 @@ call_free(struct call *c)
 	buf_free(&c->last);
 	buf_free(&c->hashin);
 	buf_free(&c->tmp);
+	buf_free(&c->cachein);
 }
 
 /* Answer a request whose body is complete, as the script says. */
@@ -1207,7 +1285,7 @@ handle(struct MHD_Connection *conn, const char *url, const char *method,
 	const char *stop;
 	char *body, *answer;
 	long delay;
-	int status, idx = -1;
+	int status, idx = -1, answers;
 
 	memset(&c, 0, sizeof c);
 	c.method = method;
@@ -1237,7 +1315,20 @@ handle(struct MHD_Connection *conn, const char *url, const char *method,
 		status = json_integer_value(v);
 	if ((v = json_object_get(rule, "cut")) != NULL)
 		cut = json_integer_value(v);
+	answers = c.status == 0 && status < 400 &&
+	    json_object_get(rule, "body") == NULL &&
+	    !json_is_true(json_object_get(rule, "drop"));
+	if (answers) {
+		pthread_mutex_lock(&srv.lock);
+		cache_account(&c);
+		pthread_mutex_unlock(&srv.lock);
+	}
 	sleep_ms(delay);
+	if (answers && c.cache_write > 0) {
+		pthread_mutex_lock(&srv.lock);
+		cache_add(c.prefix);
+		pthread_mutex_unlock(&srv.lock);
+	}
 
 	if (json_is_true(json_object_get(rule, "drop"))) {
 		log_request(&c, rq, 0, idx, cut);
@@ -1423,7 +1514,14 @@ main(int argc, char **argv)
 			logfile = v;
 		else if ((v = opt_value(argc, argv, &i, "--script")) != NULL)
 			srv.script_path = v;
-		else if ((v = opt_value(argc, argv, &i, "--delay-ms")) !=
+		else if ((v = opt_value(argc, argv, &i,
+		    "--cache-min-tokens")) != NULL) {
+			errno = 0;
+			srv.cache_min = strtol(v, &end, 10);
+			if (errno != 0 || *v == '\0' || *end != '\0' ||
+			    srv.cache_min < 0)
+				die("bad --cache-min-tokens '%s'", v);
+		} else if ((v = opt_value(argc, argv, &i, "--delay-ms")) !=
 		    NULL) {
 			errno = 0;
 			srv.delay_ms = strtol(v, &end, 10);
@@ -1435,7 +1533,9 @@ main(int argc, char **argv)
 	}
 	if (i < argc || portfile == NULL) {
 		fputs("usage: fakellm --port-file FILE [--log FILE] "
-		    "[--script FILE] [--delay-ms N]\n", stderr);
+		    "[--script FILE] [--delay-ms N]\n"
+		    "               [--cache-min-tokens N] [--batch-ms N]\n",
+		    stderr);
 		return 2;
 	}
 
@@ -1477,5 +1577,6 @@ main(int argc, char **argv)
 		fclose(srv.log);
 	json_decref(srv.rules);
 	free(srv.left);
+	free(srv.seen);
 	return 0;
 }

@@ -288,6 +288,57 @@ assert len(sleepy) == 4 and all(r["t"] - r["t_start"] >= 0.49 for r in sleepy)
 ' "$T/log"
 check "log holds no key" eval '! grep -q "$KEY" "$T/log"'
 
+# Prompt caching: a marked prefix is written once, then read.
+P400=$(printf 'p%.0s' $(seq 400))
+cmsg() {	# cmsg MODEL PREFIX TEXT: system text marked for caching
+	printf '{"model":"%s","max_tokens":64,"system":[{"type":"text",' "$1"
+	printf '"text":"%s","cache_control":{"type":"ephemeral"}}],' "$2"
+	printf '"messages":[{"role":"user","content":"%s"}]}' "$3"
+}
+ant "$(cmsg claude-test "$P400" 'first ask')"
+check "cache: a new marked prefix is written" jcheck '(lambda u:
+    u["cache_creation_input_tokens"] == 100 and
+    u["cache_read_input_tokens"] == 0 and
+    u["input_tokens"] == (400 + len("first ask")) // 4 + 1 - 100)(d["usage"])'
+ant "$(cmsg claude-test "$P400" 'second ask, other text')"
+check "cache: the same prefix is then read" jcheck '(lambda u:
+    u["cache_read_input_tokens"] == 100 and
+    u["cache_creation_input_tokens"] == 0 and
+    u["input_tokens"] == (400 + len("second ask, other text")) // 4 + 1 -
+    100)(d["usage"])'
+ant "$(cmsg claude-other "$P400" 'first ask')"
+check "cache: another model has its own cache" jcheck \
+    'd["usage"]["cache_creation_input_tokens"] == 100'
+ant "$(msg 'first ask' "$P400")"
+check "cache: no marker, no cache" jcheck \
+    'd["usage"]["cache_creation_input_tokens"] == 0 and
+    d["usage"]["cache_read_input_tokens"] == 0'
+ant '{"model":"claude-test","max_tokens":64,"system":"'"$P400"'","messages":[{"role":"user","content":[{"type":"text","text":"'"$P400"'","cache_control":{"type":"ephemeral"}},{"type":"text","text":"tail"}]}]}'
+check "cache: a marker in a message covers the system text too" jcheck \
+    'd["usage"]["cache_creation_input_tokens"] == 200'
+pids=
+for i in 1 2; do
+	curl -s -m 10 -o "$T/cpar$i" -H "x-api-key: $KEY" \
+	    -H 'anthropic-version: 2023-06-01' \
+	    --data-binary "$(cmsg claude-test "q$P400" "sleepy cache $i")" \
+	    "$URL/v1/messages" &
+	pids="$pids $!"
+done
+wait $pids
+check "cache: two requests in flight together both write" python3 -c '
+import json, sys
+for f in sys.argv[1:]:
+    u = json.load(open(f))["usage"]
+    assert u["cache_creation_input_tokens"] == 100, u
+' "$T/cpar1" "$T/cpar2"
+check "cache: the log shows the marked prefix" python3 -c '
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+c = [r for r in recs if r["prompt"] == "first ask" and r["model"] == "claude-test"]
+assert c and c[0]["cache_prefix_bytes"] == 400, c
+assert c[0]["usage"]["cache_creation_input_tokens"] == 100
+' "$T/log"
+
 # Reloading the script when it changes.
 sleep 0.05
 echo '[{"match": "flaky-one", "status": 418},
@@ -324,8 +375,8 @@ check "SIGTERM: exit 0" is "$st" 0
 check "SIGTERM: stopped in ${el} ms (< 2000)" [ "$el" -lt 2000 ]
 check "SIGTERM: port file removed" [ ! -e "$T/port" ]
 
-# --delay-ms, and many parallel requests.
-start --delay-ms 300
+# --delay-ms, and many parallel requests; --cache-min-tokens.
+start --delay-ms 300 --cache-min-tokens 101
 t0=$(ms)
 pids=
 for i in $(seq 12); do
@@ -340,6 +391,13 @@ el=$(( $(ms) - t0 ))
 check "12 parallel requests all 200" is "$(cat "$T"/par* | sort -u)" 200
 check "--delay-ms 300, 12 parallel in ${el} ms (300..1000)" \
     [ "$el" -ge 300 -a "$el" -lt 1000 ]
+ant "$(cmsg claude-test "$P400" 'short prefix')"
+check "--cache-min-tokens: a shorter prefix is not cached" jcheck \
+    'd["usage"]["cache_creation_input_tokens"] == 0 and
+    d["usage"]["cache_read_input_tokens"] == 0'
+ant "$(cmsg claude-test "$P400$P400" 'long prefix')"
+check "--cache-min-tokens: a longer one is" jcheck \
+    'd["usage"]["cache_creation_input_tokens"] == 200'
 kill -TERM "$PID"
 wait "$PID"
 check "second server: exit 0" is "$?" 0
