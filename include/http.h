@@ -26,8 +26,9 @@ struct http	*http_new(void);
 /* Abort what is in flight and free everything. */
 void		 http_free(struct http *h);
 /* Start POSTing body to url with the NULL-terminated "Name: value"
- * headers.  Takes copies of everything.  timeout is in seconds for the
- * whole request.  -1 and *errp when it cannot start. */
+ * headers; a GET when body is NULL.  Takes copies of everything.  timeout
+ * is in seconds for the whole request.  -1 and *errp when it cannot
+ * start. */
 int		 http_post(struct http *h, const char *url,
 		    const char *const *headers, const char *body,
 		    long timeout, void *udata, char **errp);

@@ -18,6 +18,7 @@ struct sched_opts {
 	int		 attempts;	/* tries per request */
 	int		 json;		/* --json: the report on stdout */
 	double		 budget;	/* --budget USD, or < 0 */
+	int		 batch;		/* --batch: the cheap tier in batches */
 	const char	*lockfile;	/* planmake.lock */
 	const char	*statedir;	/* .planmake */
 };

@@ -24,7 +24,7 @@ usage(FILE *f)
 	fputs("usage: planmake [-f PLANFILE] [-C DIR] [-j N] [-k] [-n] [-q] "
 	    "[-s] [-B] [-v]\n"
 	    "                [-d CATEGORIES] [--offline] [--refresh] "
-	    "[--json] [--budget USD]\n"
+	    "[--json] [--budget USD] [--batch]\n"
 	    "                [NAME=value...] [TARGET...]\n"
 	    "       planmake -t TOOL [ARGS]   (check, list, graph, prompt)\n",
 	    f);
@@ -182,8 +182,9 @@ int
 main(int argc, char **argv)
 {
 	enum { OPT_OFFLINE = 256, OPT_REFRESH, OPT_VERSION, OPT_HELP,
-	    OPT_JSON, OPT_BUDGET };
+	    OPT_JSON, OPT_BUDGET, OPT_BATCH };
 	static const struct option longopts[] = {
+		{ "batch", no_argument, NULL, OPT_BATCH },
 		{ "budget", required_argument, NULL, OPT_BUDGET },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "offline", no_argument, NULL, OPT_OFFLINE },
@@ -237,6 +238,7 @@ main(int argc, char **argv)
 		case OPT_OFFLINE: o.offline = 1; break;
 		case OPT_REFRESH: o.refresh = 1; break;
 		case OPT_JSON: o.json = 1; break;
+		case OPT_BATCH: o.batch = 1; break;
 		case OPT_BUDGET:
 			errno = 0;
 			path = optarg + (*optarg == '$');

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch.h"
 #include "budget.h"
 #include "cache.h"
 #include "dag.h"
@@ -46,6 +47,7 @@ struct run {
 	double		 cost;		/* USD its answer cost */
 	int		 reserved;	/* worst is reserved in the budget */
 	int		 warming;	/* it writes its prefix's cache */
+	int		 batched;	/* it went through a batch */
 };
 
 struct sched {
@@ -72,6 +74,8 @@ struct sched {
 	int			  over_budget;	/* it stopped the build */
 	int			  unpriced;	/* warned of an unknown price */
 	struct warm		  warm;		/* prompt-cache warm-up */
+	struct batches		 *batches;	/* --batch, and resumed ones */
+	double			  batch_poll;	/* seconds between polls */
 };
 
 static volatile sig_atomic_t	interrupted;
@@ -376,10 +380,9 @@ task_finish(struct sched *s, struct task *t, int ok)
 	struct run *r = t->run;
 	size_t i;
 
-	if (r->reserved) {
-		budget_settle(&s->budget, r->worst, r->cost);
-		r->reserved = 0;
-	}
+	budget_settle(&s->budget, r->reserved ? r->worst : 0, r->cost);
+	r->reserved = 0;
+	r->cost = 0;
 	if (r->warming)
 		sched_warmed(s, t, ok);
 
@@ -543,14 +546,14 @@ task_send(struct sched *s, struct task *t)
 /* --budget: reserve the worst case of t's request, or start nothing
  * more.  Returns 1 when t may be sent. */
 static int
-sched_afford(struct sched *s, struct task *t)
+sched_afford(struct sched *s, struct task *t, int batched)
 {
 	struct run *r = t->run;
 
 	if (s->budget.limit < 0)
 		return 1;
 	r->worst = budget_worst(r->spec.model, strlen(r->body),
-	    r->spec.max_tokens, r->spec.cache_mark, 0);
+	    r->spec.max_tokens, r->spec.cache_mark, batched);
 	if (r->worst < 0 && !s->unpriced) {
 		log_warning("--budget: the model %s has no price; its "
 		    "requests are not counted", r->spec.model);
@@ -603,6 +606,28 @@ task_from_cache(struct sched *s, struct task *t)
 	return 1;
 }
 
+/* --batch: queue t's request for the next batch. */
+static void
+sched_batch(struct sched *s, struct task *t)
+{
+	struct run *r = t->run;
+	char *err = NULL;
+
+	if ((r->body = request_body(&r->spec, t, &err)) == NULL) {
+		task_fail(s, t, err);
+		free(err);
+		return;
+	}
+	if (!sched_afford(s, t, 1))
+		return;
+	batch_add(s->batches, r->spec.base, r->spec.keyvar, r->spec.key,
+	    r->body, t);
+	free(r->body);
+	r->body = NULL;
+	r->batched = 1;
+	t->state = TASK_RUNNING;
+}
+
 /* Start t: finish it at once when it has no prompt, is up to date or
  * is in the cache; otherwise send its request. */
 static void
@@ -642,6 +667,18 @@ task_start(struct sched *s, struct task *t)
 		free(err);
 		return;
 	}
+	if (batch_holds(s->batches, r->spec.key)) {
+		log_note("'%s' waits on a batch that an earlier run created",
+		    t->name);
+		t->state = TASK_RUNNING;
+		batch_claim(s->batches, r->spec.key, t);
+		return;
+	}
+	if (s->opts->batch && r->spec.wire == WIRE_ANTHROPIC &&
+	    strcmp(r->spec.tier, "cheap") == 0) {
+		sched_batch(s, t);
+		return;
+	}
 	if (r->spec.cache_mark) {
 		switch (warm_admit(&s->warm, r->spec.prefix, t)) {
 		case WARM_HOLD:
@@ -658,7 +695,7 @@ task_start(struct sched *s, struct task *t)
 		free(err);
 		return;
 	}
-	if (!sched_afford(s, t))
+	if (!sched_afford(s, t, 0))
 		return;
 	task_send(s, t);
 }
@@ -679,19 +716,103 @@ retry_delay(const struct http_result *res, int attempts)
 	return d > 30 ? 30 : d;
 }
 
+/* An answer came for t (seconds after it was sent, or through a
+ * batch): count it, then check it, cache it and write its targets. */
+static void
+task_answered(struct sched *s, struct task *t, struct reply *rep,
+    double seconds)
+{
+	struct run *r = t->run;
+	struct cache_entry e;
+	char *err = NULL;
+
+	r->cost = report_add(&s->report, r->spec.tier, r->spec.model,
+	    &rep->usage, r->batched);
+	s->nasked++;
+
+	if (rep->stop == NULL || (strcmp(rep->stop, "end_turn") != 0 &&
+	    strcmp(rep->stop, "stop_sequence") != 0 &&
+	    strcmp(rep->stop, "stop") != 0)) {
+		char *kept = keep_answer(s, t, rep->text, rep->len);
+
+		xasprintf(&err, "%s: the answer stopped with '%s', not at "
+		    "its end (max_tokens is %ld); the partial answer is kept "
+		    "in %s", r->spec.provider, rep->stop ? rep->stop :
+		    "nothing", r->spec.max_tokens, kept);
+		free(kept);
+		task_fail(s, t, err);
+		free(err);
+		return;
+	}
+
+	memset(&e, 0, sizeof(e));
+	memcpy(e.key, r->spec.key, 65);
+	e.model = rep->model;
+	e.answer = rep->text;
+	e.answerlen = rep->len;
+	e.usage = rep->usage;
+	if (task_apply(s, t, rep->text, rep->len, &e, &err) == -1) {
+		task_fail(s, t, err);
+		free(err);
+		return;
+	}
+	if (r->batched) {
+		log_status("[%zu/%zu] %s (%s, batch, %ld+%ld tokens)",
+		    s->nfinished + 1, s->nprompt, t->name, r->spec.tier,
+		    rep->usage.in, rep->usage.out);
+	} else {
+		log_status("[%zu/%zu] %s (%s, %.1f s, %ld+%ld tokens)",
+		    s->nfinished + 1, s->nprompt, t->name, r->spec.tier,
+		    seconds, rep->usage.in, rep->usage.out);
+		prio_durations_set(&s->durations, t->name, seconds,
+		    rep->usage.out);
+	}
+	task_finish(s, t, 1);
+}
+
+/* The answer to a request of a batch, or why there is none. */
+static void
+on_batch_answer(void *arg, struct task *t, const char *message, size_t len,
+    const char *err)
+{
+	struct sched *s = arg;
+	struct run *r = t->run;
+	struct reply rep;
+	char *perr = NULL;
+	int kind;
+
+	r->batched = 1;
+	if (err != NULL) {
+		task_fail(s, t, err);
+		return;
+	}
+	if (provider_parse(&r->spec, 200, message, len, NULL, NULL, &rep,
+	    &perr, &kind) == -1) {
+		task_fail(s, t, perr);
+		free(perr);
+		return;
+	}
+	task_answered(s, t, &rep, -1);
+	reply_clear(&rep);
+}
+
 /* A request ended: retry it, fail its task, or store and apply it. */
 static void
 on_done(const struct http_result *res, void *arg)
 {
 	struct sched *s = arg;
 	struct task *t = res->udata;
-	struct run *r = t->run;
-	struct cache_entry e;
+	struct run *r;
 	struct reply rep;
 	char *err = NULL;
 	double d;
 	int kind;
 
+	if (batch_owns(s->batches, res->udata)) {
+		batch_done(s->batches, res);
+		return;
+	}
+	r = t->run;
 	s->running--;
 	if (provider_parse(&r->spec, res->status, res->body, res->len,
 	    res->neterr, res->reqid, &rep, &err, &kind) == -1) {
@@ -725,44 +846,7 @@ on_done(const struct http_result *res, void *arg)
 	}
 	free(r->body);
 	r->body = NULL;
-
-	r->cost = report_add(&s->report, r->spec.tier, r->spec.model,
-	    &rep.usage, 0);
-	s->nasked++;
-
-	if (rep.stop == NULL || (strcmp(rep.stop, "end_turn") != 0 &&
-	    strcmp(rep.stop, "stop_sequence") != 0 &&
-	    strcmp(rep.stop, "stop") != 0)) {
-		char *kept = keep_answer(s, t, rep.text, rep.len);
-
-		xasprintf(&err, "%s: the answer stopped with '%s', not at "
-		    "its end (max_tokens is %ld); the partial answer is kept "
-		    "in %s", r->spec.provider, rep.stop ? rep.stop : "nothing",
-		    r->spec.max_tokens, kept);
-		free(kept);
-		task_fail(s, t, err);
-		free(err);
-		reply_clear(&rep);
-		return;
-	}
-
-	memset(&e, 0, sizeof(e));
-	memcpy(e.key, r->spec.key, 65);
-	e.model = rep.model;
-	e.answer = rep.text;
-	e.answerlen = rep.len;
-	e.usage = rep.usage;
-	if (task_apply(s, t, rep.text, rep.len, &e, &err) == -1) {
-		task_fail(s, t, err);
-		free(err);
-	} else {
-		log_status("[%zu/%zu] %s (%s, %.1f s, %ld+%ld tokens)",
-		    s->nfinished + 1, s->nprompt, t->name, r->spec.tier,
-		    res->seconds, rep.usage.in, rep.usage.out);
-		prio_durations_set(&s->durations, t->name, res->seconds,
-		    rep.usage.out);
-		task_finish(s, t, 1);
-	}
+	task_answered(s, t, &rep, res->seconds);
 	reply_clear(&rep);
 }
 
@@ -799,7 +883,7 @@ sched_retry(struct sched *s)
 static void
 sched_loop(struct sched *s)
 {
-	int wait;
+	int wait, bwait, busy, ms;
 
 	for (;;) {
 		if (interrupted && !s->stopping) {
@@ -808,23 +892,27 @@ sched_loop(struct sched *s)
 			    s->running, s->running == 1 ? "" : "s");
 			s->stopping = 1;
 		}
-		if (interrupted > 1 && s->running > 0)
+		if (interrupted > 1 && http_running(s->http) > 0)
 			break;
 		while (!s->stopping && s->ready.len > 0 &&
 		    s->running < s->opts->jobs)
 			task_start(s, ready_pop(s));
+		batch_flush(s->batches);
+		bwait = interrupted ? -1 : batch_tick(s->batches);
 		wait = sched_retry(s);
-		if (s->running == 0 && s->ndelayed == 0 &&
+		/* A batch in progress is waited for, but not after an
+		 * interrupt: a rerun resumes it. */
+		busy = batch_inflight(s->batches) > 0 ||
+		    (batch_waiting(s->batches) > 0 && !interrupted);
+		if (s->running == 0 && s->ndelayed == 0 && !busy &&
 		    (s->ready.len == 0 || s->stopping))
 			break;
-		if (s->running == 0 && s->ndelayed > 0 && wait > 0) {
-			http_poll(s->http, wait > 100 ? 100 : wait, on_done,
-			    s);
-			continue;
-		}
-		if (s->running > 0)
-			http_poll(s->http, wait > 0 && wait < 100 ? wait : 100,
-			    on_done, s);
+		ms = 100;
+		if (wait > 0 && wait < ms)
+			ms = wait;
+		if (bwait > 0 && bwait < ms)
+			ms = bwait;
+		http_poll(s->http, ms, on_done, s);
 	}
 }
 
@@ -902,6 +990,7 @@ sched_free(struct sched *s)
 	}
 	report_free(&s->report);
 	warm_free(&s->warm);
+	batches_free(s->batches);
 	prio_heap_free(&s->ready);
 	free(s->prio);
 	prio_durations_free(&s->durations);
@@ -909,6 +998,32 @@ sched_free(struct sched *s)
 	free(s->cachedir);
 	http_free(s->http);
 	lock_free(&s->lock);
+}
+
+/* The batch_poll setting: seconds between polls of a batch. */
+static int
+sched_batch_poll(struct sched *s, struct plan *p)
+{
+	struct loc l = { 0 };
+	char *v, *end;
+
+	s->batch_poll = BATCH_POLL;
+	if ((v = plan_setting(p, NULL, "batch_poll", &l)) == NULL)
+		return 0;
+	s->batch_poll = strtod(v, &end);
+	if (*v == '\0' || *end != '\0' || !(s->batch_poll > 0) ||
+	    s->batch_poll > 86400) {
+		if (l.file != NULL)
+			log_error("%s:%d:%d: bad batch_poll '%s' (seconds, "
+			    "more than 0)", l.file, l.line, l.col, v);
+		else
+			log_error("command line: bad batch_poll '%s' "
+			    "(seconds, more than 0)", v);
+		free(v);
+		return -1;
+	}
+	free(v);
+	return 0;
 }
 
 /* Prepare s: the lock, per-task data, the blocking counts. */
@@ -929,6 +1044,8 @@ sched_init(struct sched *s, struct plan *p, struct dag *d,
 	free(path);
 	s->report.budget = o->budget;
 	s->budget.limit = o->budget;
+	if (sched_batch_poll(s, p) == -1)
+		return -1;
 	xasprintf(&s->cachedir, "%s/cache", o->statedir);
 	s->prio = xcalloc(d->ntasks + 1, sizeof(*s->prio));
 	prio_heap_init(&s->ready, d->ntasks, s->prio);
@@ -958,6 +1075,7 @@ sched_run(struct plan *p, struct dag *d, const struct sched_opts *o)
 	struct sigaction sa;
 	struct sched s;
 	double t0 = now_mono();
+	char *bdir, *err = NULL;
 	size_t i;
 	int rc = 0;
 
@@ -987,7 +1105,15 @@ sched_run(struct plan *p, struct dag *d, const struct sched_opts *o)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	xasprintf(&bdir, "%s/batches", o->statedir);
 	s.http = http_new();
+	s.batches = batches_new(bdir, s.batch_poll, s.http, on_batch_answer,
+	    &s, &err);
+	free(bdir);
+	if (err != NULL) {
+		log_warning("%s", err);
+		free(err);
+	}
 	for (i = 0; i < d->norder; i++)
 		if (d->order[i]->nblocked == 0)
 			ready_push(&s, d->order[i]);
@@ -995,6 +1121,11 @@ sched_run(struct plan *p, struct dag *d, const struct sched_opts *o)
 
 	if (sched_save(&s) == -1)
 		rc = 1;
+	if ((bdir = batch_pending_ids(s.batches)) != NULL) {
+		log_error("batch %s is still in progress; run planmake again "
+		    "to collect its answers", bdir);
+		free(bdir);
+	}
 	if (interrupted) {
 		log_error("interrupted: %zu of %zu tasks done; what finished "
 		    "is kept", s.nasked + s.ncached + s.nuptodate, s.nprompt);
