@@ -1,6 +1,7 @@
 # planmake: make for work done by language models.
 # GNU make.  `make` builds ./planmake; `make check` runs the tests with
-# AddressSanitizer and UBSan; `make demo` runs examples/wc end to end.
+# AddressSanitizer and UBSan; `make demo` runs examples/wc end to end;
+# `make bench` times the scheduler against tests/fakellm.
 
 PREFIX	?= /usr/local
 BINDIR	 = $(PREFIX)/bin
@@ -95,6 +96,10 @@ test: build/san/planmake build/fakellm $(UNITBIN)
 demo: deps
 	@$(MAKE) --no-print-directory planmake build/fakellm
 	@sh examples/demo.sh
+
+# Timing against tests/fakellm, with the optimised build; not in check.
+bench: planmake build/fakellm
+	@bash tests/bench/bench.sh
 
 lint:
 	mandoc -Tlint -W warning man/*.[1-8]

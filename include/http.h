@@ -26,9 +26,9 @@ struct http	*http_new(void);
 /* Abort what is in flight and free everything. */
 void		 http_free(struct http *h);
 /* Start POSTing body to url with the NULL-terminated "Name: value"
- * headers.  Takes copies of everything.  The request as a whole has no
- * time limit; it is aborted when no byte moves for stall seconds.  -1
- * and *errp when it cannot start. */
+ * headers; a GET when body is NULL.  Takes copies of everything.  The
+ * request as a whole has no time limit; it is aborted when no byte moves
+ * for stall seconds.  -1 and *errp when it cannot start. */
 int		 http_post(struct http *h, const char *url,
 		    const char *const *headers, const char *body,
 		    long stall, void *udata, char **errp);

@@ -35,28 +35,64 @@ struct spec {
 	char		 *system;	/* owned: the whole system text */
 	const char	 *prompt;	/* borrowed from the rule */
 	char		  key[65];	/* filled by request_key() */
+	/* The plan's "context" files, sent after the system text and
+	 * before the inputs, as the prefix that tasks share. */
+	char		 *context;	/* owned: labelled like inputs, or NULL */
+	char		**ctxfiles;	/* owned: their paths */
+	char		(*ctxhash)[65];	/* owned: their SHA-256s */
+	size_t		  nctx;
+	/* Prompt caching: the shared prefix is the model, the system text
+	 * and the context.  cache_mark is set when the wire is Anthropic's
+	 * and the prefix reaches the model's minimum cacheable length. */
+	char		  prefix[65];	/* SHA-256 of the prefix */
+	size_t		  prefix_bytes;	/* bytes of system text and context */
+	long		  cache_min;	/* tokens a cached prefix needs */
+	int		  cache_mark;	/* send cache_control on the prefix */
+	/* Set by the caller before request_spec() to check settings only:
+	 * context files are then looked for, not read, and one that a
+	 * prerequisite task will make need not exist yet. */
+	int		  checking;
 };
 
-/* Resolve the settings of task t into s (zeroed by the caller).  An
- * unknown tier or provider or a bad number is an error naming where it
- * was set: -1 and *errp. */
+/* Tokens are estimated as bytes / REQUEST_BYTES_PER_TOKEN to decide
+ * whether a prefix is long enough to cache. */
+#define REQUEST_BYTES_PER_TOKEN	4
+
+/* Resolve the settings of task t into s (zeroed by the caller), reading
+ * its context files.  An unknown tier or provider, a bad number or an
+ * unreadable context file is an error naming where it was set: -1 and
+ * *errp. */
 int	request_spec(struct spec *s, struct plan *p, const struct task *t,
 	    char **errp);
 void	spec_clear(struct spec *s);
 
+/* The model that tier names for the plan as a whole (a global or
+ * command-line tier.NAME, else the default), or NULL when it names none.
+ * The caller frees the result. */
+char	*request_tier_model(struct plan *p, const char *tier);
+
+/* The minimum cacheable prefix of model in tokens: the plan's
+ * cache_min_tokens when set (override >= 0), else the model's entry in a
+ * table of the providers' published minimums. */
+long	request_cache_min(const char *model, long override);
+
 /* Compute s->key from s and the content hashes of t's inputs (each
- * input node must be hashed).  The inputs enter by path and content
- * hash, so a key never needs the files reread. */
+ * input node must be hashed).  The inputs and the context files enter by
+ * path and content hash, so a key never needs the files reread.  The
+ * cache_control marker is a transport detail and stays out. */
 void	request_key(struct spec *s, const struct task *t);
 
 /* The JSON body for s's wire, reading t's input files.  An input that
- * is not UTF-8 or is over s->max_input bytes is an error.  The caller
- * frees the result. */
+ * is not UTF-8 or is over s->max_input bytes is an error.  On Anthropic's
+ * wire the system text and the context are text blocks of "system", the
+ * last one marked {"type":"ephemeral"} when s->cache_mark is set.  The
+ * caller frees the result. */
 char	*request_body(const struct spec *s, const struct task *t,
 	    char **errp);
 
-/* The text of the user turn: each input labelled with its path, then
- * the prompt, then the list of files to write.  Exposed for tests and
+/* The text of the user turn: each input labelled with its path (but a
+ * context file, already sent), then the prompt, then the list of files
+ * to write.  Exposed for tests and
  * -t prompt, which sets preview: an input not built yet is shown as a
  * placeholder instead of failing.  The caller frees the result. */
 char	*request_user_text(const struct spec *s, const struct task *t,

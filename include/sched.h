@@ -16,6 +16,9 @@ struct sched_opts {
 	int		 offline;	/* a cache miss is an error */
 	int		 refresh;	/* ignore the cache, replace entries */
 	int		 attempts;	/* tries per request */
+	int		 json;		/* --json: the report on stdout */
+	double		 budget;	/* --budget USD, or < 0 */
+	int		 batch;		/* --batch: the cheap tier in batches */
 	const char	*lockfile;	/* planmake.lock */
 	const char	*statedir;	/* .planmake */
 };

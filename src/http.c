@@ -139,7 +139,7 @@ http_post(struct http *h, const char *url, const char *const *headers,
 
 	x = xcalloc(1, sizeof(*x));
 	x->udata = udata;
-	x->body = xstrdup(body);
+	x->body = body ? xstrdup(body) : NULL;
 	x->start = now_mono();
 	if ((x->easy = curl_easy_init()) == NULL)
 		fatal("cannot initialise libcurl");
@@ -148,9 +148,12 @@ http_post(struct http *h, const char *url, const char *const *headers,
 	x->headers = curl_slist_append(x->headers, "Expect:");
 	curl_easy_setopt(x->easy, CURLOPT_URL, url);
 	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
-	curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body);
-	curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE,
-	    (curl_off_t)strlen(x->body));
+	if (x->body != NULL) {
+		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body);
+		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)strlen(x->body));
+	} else
+		curl_easy_setopt(x->easy, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
@@ -177,8 +180,8 @@ http_post(struct http *h, const char *url, const char *const *headers,
 		h->head->prev = x;
 	h->head = x;
 	h->running++;
-	log_debug(LOG_HTTP, "POST %s (%zu bytes, stall limit %ld s)", url,
-	    strlen(body), stall);
+	log_debug(LOG_HTTP, "%s %s (%zu bytes, stall limit %ld s)",
+	    body ? "POST" : "GET", url, body ? strlen(body) : 0, stall);
 	return 0;
 }
 

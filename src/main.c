@@ -26,7 +26,8 @@ usage(FILE *f)
 	fputs("usage: planmake [-f PLANFILE] [-C DIR] [-j N] [-k] [-n] [-q] "
 	    "[-s] [-B] [-v]\n"
 	    "                [-d CATEGORIES] [--offline] [--refresh] "
-	    "[NAME=value...] [TARGET...]\n"
+	    "[--json] [--budget USD] [--batch]\n"
+	    "                [NAME=value...] [TARGET...]\n"
 	    "       planmake -t TOOL [ARGS]   (check, list, graph, prompt)\n"
 	    "       planmake -h | --help | --version\n",
 	    f);
@@ -113,6 +114,7 @@ check_settings(struct plan *p, struct dag *d, const char *path)
 			plain_done = 1;
 		}
 		memset(&sp, 0, sizeof(sp));
+		sp.checking = 1;
 		err = NULL;
 		if (request_spec(&sp, p, t, &err) == -1) {
 			if (last == NULL || strcmp(err, last) != 0) {
@@ -241,7 +243,11 @@ tool_prompt(struct plan *p, struct dag *d, int argc, char **argv)
 	}
 	printf("model: %s:%s (tier %s), max_tokens %ld\n", sp.provider,
 	    sp.model, sp.tier, sp.max_tokens);
-	printf("--- system ---\n%s\n--- user ---\n%s", sp.system, user);
+	printf("--- system ---\n%s\n", sp.system);
+	if (sp.context != NULL)
+		printf("--- context%s ---\n%s", sp.cache_mark ?
+		    " (marked for prompt caching)" : "", sp.context);
+	printf("--- user ---\n%s", user);
 	free(user);
 	spec_clear(&sp);
 	return 0;
@@ -297,15 +303,19 @@ fit_jobs(int jobs)
 int
 main(int argc, char **argv)
 {
-	enum { OPT_OFFLINE = 256, OPT_REFRESH, OPT_VERSION, OPT_HELP };
+	enum { OPT_OFFLINE = 256, OPT_REFRESH, OPT_VERSION, OPT_HELP,
+	    OPT_JSON, OPT_BUDGET, OPT_BATCH };
 	static const struct option longopts[] = {
+		{ "batch", no_argument, NULL, OPT_BATCH },
+		{ "budget", required_argument, NULL, OPT_BUDGET },
+		{ "json", no_argument, NULL, OPT_JSON },
 		{ "offline", no_argument, NULL, OPT_OFFLINE },
 		{ "refresh", no_argument, NULL, OPT_REFRESH },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct sched_opts o = { .jobs = 4, .attempts = 3 };
+	struct sched_opts o = { .jobs = 4, .attempts = 3, .budget = -1 };
 	const char *planfile = NULL, *dir = NULL, *tool = NULL, *path;
 	char **goals, *err = NULL, *end, *pdir;
 	struct plan *p;
@@ -349,6 +359,20 @@ main(int argc, char **argv)
 		case 't': tool = optarg; break;
 		case OPT_OFFLINE: o.offline = 1; break;
 		case OPT_REFRESH: o.refresh = 1; break;
+		case OPT_JSON: o.json = 1; break;
+		case OPT_BATCH: o.batch = 1; break;
+		case OPT_BUDGET:
+			errno = 0;
+			path = optarg + (*optarg == '$');
+			o.budget = strtod(path, &end);
+			if (*path == '\0' || *end != '\0' || errno != 0 ||
+			    !(o.budget >= 0) || o.budget > 1e9) {
+				log_error("--budget wants an amount in USD, "
+				    "such as 2.50, not '%s'", optarg);
+				plan_free(p);
+				return 2;
+			}
+			break;
 		case OPT_VERSION:
 			puts("planmake " PLANMAKE_VERSION);
 			plan_free(p);

@@ -21,6 +21,31 @@ static const struct {
 	{ "strong", "anthropic:claude-sonnet-4-5" },
 };
 
+/* The smallest prefix, in tokens, that each model caches; matched by
+ * prefix, first match wins, so dated ids find their family.  From the
+ * providers' published lists; the cache_min_tokens setting overrides. */
+static const struct {
+	const char	*prefix;
+	long		 tokens;
+} cache_mins[] = {
+	{ "claude-haiku-4-5", 4096 },
+	{ "claude-opus-4-5", 4096 },
+	{ "claude-opus-4-6", 4096 },
+	{ "claude-opus-4-7", 2048 },
+	{ "claude-opus-4-8", 1024 },
+	{ "claude-opus-4", 1024 },
+	{ "claude-sonnet-4", 1024 },
+	{ "claude-sonnet-5", 1024 },
+	{ "claude-opus-5", 512 },
+	{ "claude-fable-5", 512 },
+	{ "claude-3-5-haiku", 2048 },
+	{ "claude-3-haiku", 2048 },
+};
+#define CACHE_MIN_DEFAULT	1024
+
+static int	spec_context(struct spec *, struct plan *, const struct task *,
+		    char **);
+
 /* The value of setting name for t: the first of its targets that has
  * one.  The caller frees the result. */
 static char *
@@ -154,6 +179,43 @@ spec_model(struct spec *s, struct plan *p, const struct task *t,
 	return rc;
 }
 
+char *
+request_tier_model(struct plan *p, const char *tier)
+{
+	char *name, *spec, *colon, *model;
+	size_t i;
+
+	xasprintf(&name, "tier.%s", tier);
+	spec = plan_setting(p, NULL, name, NULL);
+	free(name);
+	for (i = 0; spec == NULL && i < sizeof(default_tiers) /
+	    sizeof(default_tiers[0]); i++)
+		if (strcmp(default_tiers[i].tier, tier) == 0)
+			spec = xstrdup(default_tiers[i].spec);
+	if (spec == NULL || (colon = strchr(spec, ':')) == NULL ||
+	    colon[1] == '\0') {
+		free(spec);
+		return NULL;
+	}
+	model = xstrdup(colon + 1);
+	free(spec);
+	return model;
+}
+
+long
+request_cache_min(const char *model, long override)
+{
+	size_t i;
+
+	if (override >= 0)
+		return override;
+	for (i = 0; i < sizeof(cache_mins) / sizeof(cache_mins[0]); i++)
+		if (strncmp(model, cache_mins[i].prefix,
+		    strlen(cache_mins[i].prefix)) == 0)
+			return cache_mins[i].tokens;
+	return CACHE_MIN_DEFAULT;
+}
+
 /* Read a numeric setting; absent leaves *out alone. */
 static int
 spec_number(struct plan *p, const struct task *t, const char *name,
@@ -180,11 +242,36 @@ spec_number(struct plan *p, const struct task *t, const char *name,
 	return rc;
 }
 
+/* Fill s->prefix and decide whether to mark it for caching. */
+static void
+spec_prefix(struct spec *s, double cmin)
+{
+	struct buf b = { 0 };
+	size_t n;
+
+	buf_addstr(&b, s->model);
+	buf_add(&b, "", 1);
+	buf_addstr(&b, s->base);
+	buf_add(&b, "", 1);
+	buf_addstr(&b, s->system);
+	buf_add(&b, "", 1);
+	if (s->context != NULL)
+		buf_addstr(&b, s->context);
+	sha256_hex(b.data, b.len, s->prefix);
+	buf_free(&b);
+	n = strlen(s->system) + (s->context ? strlen(s->context) : 0);
+	s->prefix_bytes = n;
+	s->cache_min = request_cache_min(s->model, (long)cmin);
+	s->cache_mark = s->wire == WIRE_ANTHROPIC &&
+	    (long)(n / REQUEST_BYTES_PER_TOKEN) >= s->cache_min;
+}
+
 int
 request_spec(struct spec *s, struct plan *p, const struct task *t,
     char **errp)
 {
 	double mt = DEFAULT_MAX_TOKENS, mi = (double)DEFAULT_MAX_INPUT;
+	double cmin = -1;
 	struct buf b = { 0 };
 	char *sys;
 
@@ -192,7 +279,9 @@ request_spec(struct spec *s, struct plan *p, const struct task *t,
 	    spec_number(p, t, "max_tokens", 1, 1e7, 1, &mt, NULL, errp) ||
 	    spec_number(p, t, "temperature", 0, 2, 0, &s->temperature,
 	    &s->has_temperature, errp) ||
-	    spec_number(p, t, "max_input_bytes", 1, 1e12, 1, &mi, NULL, errp))
+	    spec_number(p, t, "max_input_bytes", 1, 1e12, 1, &mi, NULL, errp) ||
+	    spec_number(p, t, "cache_min_tokens", 0, 1e9, 1, &cmin, NULL,
+	    errp))
 		return -1;
 	s->max_tokens = (long)mt;
 	s->max_input = (long)mi;
@@ -214,17 +303,27 @@ request_spec(struct spec *s, struct plan *p, const struct task *t,
 		    t->name);
 		return -1;
 	}
+	if (spec_context(s, p, t, errp) == -1)
+		return -1;
+	spec_prefix(s, cmin);
 	return 0;
 }
 
 void
 spec_clear(struct spec *s)
 {
+	size_t i;
+
 	free(s->tier);
 	free(s->provider);
 	free(s->model);
 	free(s->base);
 	free(s->system);
+	free(s->context);
+	for (i = 0; i < s->nctx; i++)
+		free(s->ctxfiles[i]);
+	free(s->ctxfiles);
+	free(s->ctxhash);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -238,7 +337,7 @@ is_input(const struct node *n)
 void
 request_key(struct spec *s, const struct task *t)
 {
-	json_t *root, *params, *inputs, *targets;
+	json_t *root, *params, *inputs, *targets, *context;
 	char *text;
 	size_t i;
 
@@ -254,6 +353,10 @@ request_key(struct spec *s, const struct task *t)
 	targets = json_array();
 	for (i = 0; i < t->nouts; i++)
 		json_array_append_new(targets, json_string(t->outs[i]->path));
+	context = json_array();
+	for (i = 0; i < s->nctx; i++)
+		json_array_append_new(context, json_pack("[s,s]",
+		    s->ctxfiles[i], s->ctxhash[i]));
 	root = json_pack("{s:i, s:s, s:s, s:s, s:o, s:s, s:o, s:s, s:o}",
 	    "format", REQUEST_FORMAT, "provider", s->provider, "base",
 	    s->base, "model", s->model, "params", params, "system", s->system,
@@ -261,6 +364,11 @@ request_key(struct spec *s, const struct task *t)
 	if (root == NULL)
 		fatal("cannot form the key of '%s': a string is not UTF-8",
 		    t->name);
+	/* Only a plan with context has the member, so other keys keep
+	 * their value. */
+	if (s->nctx > 0)
+		json_object_set(root, "context", context);
+	json_decref(context);
 	text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
 	sha256_hex(text, strlen(text), s->key);
 	free(text);
@@ -281,44 +389,137 @@ fence_len(const char *text, size_t n)
 	return longest < 3 ? 3 : longest + 1;
 }
 
+/* Read the input file at path whole into f, checked: UTF-8, at most
+ * s->max_input bytes.  what names it in errors ("input"). */
+static int
+input_read(const struct spec *s, const char *path, const char *what,
+    struct buf *f, char **errp)
+{
+	size_t bad;
+
+	if (file_read(path, f, errp) == -1)
+		return -1;
+	if ((long)f->len > s->max_input) {
+		xasprintf(errp, "%s %s is %zu bytes, over the limit of %ld "
+		    "(setting max_input_bytes)", what, path, f->len,
+		    s->max_input);
+		buf_free(f);
+		return -1;
+	}
+	if (!utf8_valid(f->data ? f->data : "", f->len, &bad)) {
+		xasprintf(errp, "%s %s is not UTF-8 text (bad byte at "
+		    "offset %zu)", what, path, bad);
+		buf_free(f);
+		return -1;
+	}
+	return 0;
+}
+
+/* Append the n bytes of file path, labelled with its path, in a fence. */
+static void
+input_add(struct buf *u, const char *path, const char *data, size_t n)
+{
+	size_t k, fl;
+
+	fl = fence_len(data, n);
+	buf_printf(u, "File %s:\n", path);
+	for (k = 0; k < fl; k++)
+		buf_addc(u, '`');
+	buf_addc(u, '\n');
+	buf_add(u, data, n);
+	if (n > 0 && data[n - 1] != '\n')
+		buf_addc(u, '\n');
+	for (k = 0; k < fl; k++)
+		buf_addc(u, '`');
+	buf_addstr(u, "\n\n");
+}
+
 /* Append one input file, labelled with its path, in a fence. */
 static int
 add_input(struct buf *u, const struct spec *s, const char *path,
     int preview, char **errp)
 {
 	struct buf f = { 0 };
-	size_t bad, k, fl;
 
 	if (preview && access(path, F_OK) != 0) {
 		buf_printf(u, "File %s:\n```\n(not built yet)\n```\n\n", path);
 		return 0;
 	}
-	if (file_read(path, &f, errp) == -1)
+	if (input_read(s, path, "input", &f, errp) == -1)
 		return -1;
-	if ((long)f.len > s->max_input) {
-		xasprintf(errp, "input %s is %zu bytes, over the limit of %ld "
-		    "(setting max_input_bytes)", path, f.len, s->max_input);
-		buf_free(&f);
-		return -1;
-	}
-	if (!utf8_valid(f.data, f.len, &bad)) {
-		xasprintf(errp, "input %s is not UTF-8 text (bad byte at "
-		    "offset %zu)", path, bad);
-		buf_free(&f);
-		return -1;
-	}
-	fl = fence_len(f.data, f.len);
-	buf_printf(u, "File %s:\n", path);
-	for (k = 0; k < fl; k++)
-		buf_addc(u, '`');
-	buf_addc(u, '\n');
-	buf_add(u, f.data, f.len);
-	if (f.len > 0 && f.data[f.len - 1] != '\n')
-		buf_addc(u, '\n');
-	for (k = 0; k < fl; k++)
-		buf_addc(u, '`');
-	buf_addstr(u, "\n\n");
+	input_add(u, path, f.data ? f.data : "", f.len);
 	buf_free(&f);
+	return 0;
+}
+
+/* Whether path is one of s's context files. */
+static int
+is_context(const struct spec *s, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < s->nctx; i++)
+		if (strcmp(s->ctxfiles[i], path) == 0)
+			return 1;
+	return 0;
+}
+
+/* Whether path is a prerequisite of t that some task makes. */
+static int
+made_input(const struct task *t, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < t->nins; i++)
+		if (t->ins[i]->producer != NULL &&
+		    strcmp(t->ins[i]->path, path) == 0)
+			return 1;
+	return 0;
+}
+
+/* Read the "context" setting of t: a list of files, separated by white
+ * space, each read, hashed and labelled into s->context. */
+static int
+spec_context(struct spec *s, struct plan *p, const struct task *t,
+    char **errp)
+{
+	struct loc l = { 0 };
+	struct buf ctx = { 0 }, f = { 0 };
+	char *v, *word, *save = NULL, *path, *err = NULL, *w;
+
+	if ((v = task_setting(p, t, "context", &l)) == NULL)
+		return 0;
+	for (word = strtok_r(v, " \t\n", &save); word != NULL;
+	    word = strtok_r(NULL, " \t\n", &save)) {
+		path = dag_normpath(word);
+		if (is_context(s, path) || (s->checking &&
+		    (access(path, F_OK) == 0 || made_input(t, path)))) {
+			free(path);
+			continue;
+		}
+		if (input_read(s, path, "context file", &f, &err) == -1) {
+			w = where_text(&l);
+			xasprintf(errp, "%s%s", w, err);
+			free(w);
+			free(err);
+			free(path);
+			free(v);
+			buf_free(&ctx);
+			return -1;
+		}
+		s->ctxfiles = xreallocarray(s->ctxfiles, s->nctx + 1,
+		    sizeof(*s->ctxfiles));
+		s->ctxhash = xreallocarray(s->ctxhash, s->nctx + 1,
+		    sizeof(*s->ctxhash));
+		s->ctxfiles[s->nctx] = path;
+		sha256_hex(f.data ? f.data : "", f.len, s->ctxhash[s->nctx]);
+		s->nctx++;
+		input_add(&ctx, path, f.data ? f.data : "", f.len);
+		buf_free(&f);
+	}
+	free(v);
+	if (s->nctx > 0)
+		s->context = buf_detach(&ctx);
 	return 0;
 }
 
@@ -330,7 +531,7 @@ request_user_text(const struct spec *s, const struct task *t, int preview,
 	size_t i;
 
 	for (i = 0; i < t->nins; i++) {
-		if (is_input(t->ins[i]) &&
+		if (is_input(t->ins[i]) && !is_context(s, t->ins[i]->path) &&
 		    add_input(&u, s, t->ins[i]->path, preview, errp) == -1) {
 			buf_free(&u);
 			return NULL;
@@ -349,23 +550,50 @@ request_user_text(const struct spec *s, const struct task *t, int preview,
 	return buf_detach(&u);
 }
 
+/* The "system" member of an Anthropic body: the text alone, or text
+ * blocks (the system text, then the context) with the last one marked
+ * for caching.  A new reference. */
+static json_t *
+anthropic_system(const struct spec *s)
+{
+	json_t *blocks, *last;
+
+	if (s->context == NULL && !s->cache_mark)
+		return json_string(s->system);
+	blocks = json_array();
+	json_array_append_new(blocks, last = json_pack("{s:s, s:s}", "type",
+	    "text", "text", s->system));
+	if (s->context != NULL)
+		json_array_append_new(blocks, last = json_pack("{s:s, s:s}",
+		    "type", "text", "text", s->context));
+	if (s->cache_mark)
+		json_object_set_new(last, "cache_control", json_pack("{s:s}",
+		    "type", "ephemeral"));
+	return blocks;
+}
+
 char *
 request_body(const struct spec *s, const struct task *t, char **errp)
 {
 	json_t *root, *msgs;
-	char *user, *text;
+	char *user, *text, *sys = NULL;
 
 	if ((user = request_user_text(s, t, 0, errp)) == NULL)
 		return NULL;
 	if (s->wire == WIRE_ANTHROPIC) {
 		msgs = json_pack("[{s:s, s:s}]", "role", "user", "content",
 		    user);
-		root = json_pack("{s:s, s:I, s:s, s:o}", "model", s->model,
+		root = json_pack("{s:s, s:I, s:o, s:o}", "model", s->model,
 		    "max_tokens", (json_int_t)s->max_tokens, "system",
-		    s->system, "messages", msgs);
+		    anthropic_system(s), "messages", msgs);
 	} else {
+		/* One system message: some servers take only one. */
+		if (s->context != NULL)
+			xasprintf(&sys, "%s\n\n%s", s->system, s->context);
 		msgs = json_pack("[{s:s, s:s}, {s:s, s:s}]", "role", "system",
-		    "content", s->system, "role", "user", "content", user);
+		    "content", sys ? sys : s->system, "role", "user",
+		    "content", user);
+		free(sys);
 		root = json_pack("{s:s, s:I, s:o}", "model", s->model,
 		    "max_tokens", (json_int_t)s->max_tokens, "messages", msgs);
 	}

@@ -10,16 +10,21 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "batch.h"
+#include "budget.h"
 #include "cache.h"
 #include "dag.h"
 #include "extract.h"
 #include "http.h"
 #include "log.h"
 #include "plan.h"
+#include "prio.h"
 #include "provider.h"
+#include "report.h"
 #include "request.h"
 #include "state.h"
 #include "util.h"
+#include "warm.h"
 
 /* How long a request may go without a byte moving before it is aborted
  * (and retried).  A non-streamed answer sends nothing until it is whole,
@@ -45,16 +50,11 @@ struct run {
 	char		*body;		/* owned: the request, while asked */
 	int		 attempts;
 	double		 retry_at;	/* monotonic time of the next try */
-};
-
-/* Tokens and money for one tier. */
-struct tier_stats {
-	char		*tier;
-	char		*model;
-	struct usage	 usage;
-	double		 cost;
-	int		 unknown_cost;
-	int		 requests;
+	double		 worst;		/* USD reserved for its request */
+	double		 cost;		/* USD its answer cost */
+	int		 reserved;	/* worst is reserved in the budget */
+	int		 warming;	/* it writes its prefix's cache */
+	int		 batched;	/* it went through a batch */
 };
 
 struct sched {
@@ -64,8 +64,9 @@ struct sched {
 	struct lock		  lock;
 	char			 *cachedir;
 	struct http		 *http;
-	struct task		**ready;	/* a FIFO ring of ntasks slots */
-	size_t			  rhead, rlen;
+	struct prio_heap	  ready;	/* by critical path */
+	double			 *prio;		/* by task id */
+	struct prio_durations	  durations;	/* of the last requests */
 	struct task		**delayed;	/* waiting to retry */
 	size_t			  ndelayed;
 	int			  running;
@@ -75,8 +76,13 @@ struct sched {
 	size_t			  nfinished;	/* of those */
 	size_t			  nasked, ncached, nuptodate, nfailed;
 	size_t			  nskipped;
-	struct tier_stats	 *tiers;
-	size_t			  ntiers;
+	struct report		  report;	/* tokens and cost */
+	struct budget		  budget;	/* --budget */
+	int			  over_budget;	/* it stopped the build */
+	int			  unpriced;	/* warned of an unknown price */
+	struct warm		  warm;		/* prompt-cache warm-up */
+	struct batches		 *batches;	/* --batch, and resumed ones */
+	double			  batch_poll;	/* seconds between polls */
 };
 
 static volatile sig_atomic_t	interrupted;
@@ -385,40 +391,51 @@ sched_preflight(struct sched *s)
 	return 0;
 }
 
-/* The statistics slot of tier, created on first use. */
-static struct tier_stats *
-tier_stats(struct sched *s, const char *tier, const char *model)
-{
-	size_t i;
-
-	for (i = 0; i < s->ntiers; i++)
-		if (strcmp(s->tiers[i].tier, tier) == 0)
-			return &s->tiers[i];
-	s->tiers = xreallocarray(s->tiers, s->ntiers + 1, sizeof(*s->tiers));
-	memset(&s->tiers[s->ntiers], 0, sizeof(*s->tiers));
-	s->tiers[s->ntiers].tier = xstrdup(tier);
-	s->tiers[s->ntiers].model = xstrdup(model);
-	return &s->tiers[s->ntiers++];
-}
-
 static void
 ready_push(struct sched *s, struct task *t)
 {
-	size_t n = s->dag->ntasks;
-
 	t->state = TASK_READY;
-	s->ready[(s->rhead + s->rlen++) % n] = t;
+	prio_heap_push(&s->ready, t);
 }
 
+/* The ready task with the longest chain of work behind it. */
 static struct task *
 ready_pop(struct sched *s)
 {
-	struct task *t;
+	return prio_heap_pop(&s->ready);
+}
 
-	t = s->ready[s->rhead];
-	s->rhead = (s->rhead + 1) % s->dag->ntasks;
-	s->rlen--;
-	return t;
+/* Give each needed task its critical-path priority: its expected
+ * seconds (nothing when the lock or the cache answers it) plus the
+ * longest chain of its dependents. */
+static void
+sched_prioritise(struct sched *s)
+{
+	struct task *t;
+	struct run *r;
+	double *w;
+	size_t i;
+
+	w = xcalloc(s->dag->ntasks + 1, sizeof(*w));
+	for (i = 0; i < s->dag->norder; i++) {
+		t = s->dag->order[i];
+		r = t->run;
+		if (t->rule->prompt == NULL || r->need == NEED_NOTHING)
+			w[t->id] = 0;
+		else if (r->need == NEED_CACHE)
+			w[t->id] = 0.001;
+		else
+			w[t->id] = prio_weight(&s->durations, t->name,
+			    r->have_spec ? r->spec.max_tokens :
+			    DEFAULT_MAX_TOKENS);
+	}
+	prio_compute(s->dag, w, s->prio);
+	free(w);
+	if (log_debugging(LOG_SCHED))
+		for (i = 0; i < s->dag->norder; i++)
+			log_debug(LOG_SCHED, "priority %.3f s: %s",
+			    s->prio[s->dag->order[i]->id],
+			    s->dag->order[i]->name);
 }
 
 /* Mark everything that depends on t as skipped. */
@@ -445,11 +462,36 @@ skip_dependents(struct sched *s, struct task *t)
 	free(stack);
 }
 
+/* t, the first request with its prefix, has ended: release the tasks
+ * that waited to read the cache it wrote. */
+static void
+sched_warmed(struct sched *s, struct task *t, int ok)
+{
+	struct run *r = t->run;
+	struct task **held;
+	size_t i, n;
+
+	r->warming = 0;
+	held = warm_done(&s->warm, r->spec.prefix, ok, &n);
+	log_debug(LOG_SCHED, "'%s' %s the prompt cache; %zu task%s waited",
+	    t->name, ok ? "wrote" : "did not write", n, n == 1 ? "" : "s");
+	for (i = 0; i < n; i++)
+		ready_push(s, held[i]);
+	free(held);
+}
+
 /* t has ended; release or skip what waits for it. */
 static void
 task_finish(struct sched *s, struct task *t, int ok)
 {
+	struct run *r = t->run;
 	size_t i;
+
+	budget_settle(&s->budget, r->reserved ? r->worst : 0, r->cost);
+	r->reserved = 0;
+	r->cost = 0;
+	if (r->warming)
+		sched_warmed(s, t, ok);
 
 	if (t->rule->prompt)
 		s->nfinished++;
@@ -619,6 +661,37 @@ task_send(struct sched *s, struct task *t)
 	free(url);
 }
 
+/* --budget: reserve the worst case of t's request, or start nothing
+ * more.  Returns 1 when t may be sent. */
+static int
+sched_afford(struct sched *s, struct task *t, int batched)
+{
+	struct run *r = t->run;
+
+	if (s->budget.limit < 0)
+		return 1;
+	r->worst = budget_worst(r->spec.model, strlen(r->body),
+	    r->spec.max_tokens, r->spec.cache_mark, batched);
+	if (r->worst < 0 && !s->unpriced) {
+		log_warning("--budget: the model %s has no price; its "
+		    "requests are not counted", r->spec.model);
+		s->unpriced = 1;
+	}
+	if (budget_admit(&s->budget, r->worst)) {
+		r->reserved = 1;
+		return 1;
+	}
+	log_error("--budget: '%s' could cost up to $%.4f; with $%.4f spent "
+	    "and $%.4f in flight that is over the budget of $%.4f, so "
+	    "nothing more is started", t->name, r->worst, s->budget.spent,
+	    s->budget.inflight, s->budget.limit);
+	free(r->body);
+	r->body = NULL;
+	s->stopping = 1;
+	s->over_budget = 1;
+	return 0;
+}
+
 /* Answer t from the cache.  Returns 1 when it did, 0 on a miss, -1 when
  * the cached answer could not be applied (t has failed). */
 static int
@@ -649,6 +722,28 @@ task_from_cache(struct sched *s, struct task *t)
 	s->ncached++;
 	task_finish(s, t, 1);
 	return 1;
+}
+
+/* --batch: queue t's request for the next batch. */
+static void
+sched_batch(struct sched *s, struct task *t)
+{
+	struct run *r = t->run;
+	char *err = NULL;
+
+	if ((r->body = request_body(&r->spec, t, &err)) == NULL) {
+		task_fail(s, t, err);
+		free(err);
+		return;
+	}
+	if (!sched_afford(s, t, 1))
+		return;
+	batch_add(s->batches, r->spec.base, r->spec.keyvar, r->spec.key,
+	    r->body, t);
+	free(r->body);
+	r->body = NULL;
+	r->batched = 1;
+	t->state = TASK_RUNNING;
 }
 
 /* Start t: finish it at once when it has no prompt, is up to date or
@@ -690,11 +785,36 @@ task_start(struct sched *s, struct task *t)
 		free(err);
 		return;
 	}
+	if (batch_holds(s->batches, r->spec.key)) {
+		log_note("'%s' waits on a batch that an earlier run created",
+		    t->name);
+		t->state = TASK_RUNNING;
+		batch_claim(s->batches, r->spec.key, t);
+		return;
+	}
+	if (s->opts->batch && r->spec.wire == WIRE_ANTHROPIC &&
+	    strcmp(r->spec.tier, "cheap") == 0) {
+		sched_batch(s, t);
+		return;
+	}
+	if (r->spec.cache_mark) {
+		switch (warm_admit(&s->warm, r->spec.prefix, t)) {
+		case WARM_HOLD:
+			log_note("'%s' waits for the prompt cache to be "
+			    "written", t->name);
+			return;
+		case WARM_FIRST:
+			r->warming = 1;
+			break;
+		}
+	}
 	if ((r->body = request_body(&r->spec, t, &err)) == NULL) {
 		task_fail(s, t, err);
 		free(err);
 		return;
 	}
+	if (!sched_afford(s, t, 0))
+		return;
 	task_send(s, t);
 }
 
@@ -714,20 +834,103 @@ retry_delay(const struct http_result *res, int attempts)
 	return d > 30 ? 30 : d;
 }
 
+/* An answer came for t (seconds after it was sent, or through a
+ * batch): count it, then check it, cache it and write its targets. */
+static void
+task_answered(struct sched *s, struct task *t, struct reply *rep,
+    double seconds)
+{
+	struct run *r = t->run;
+	struct cache_entry e;
+	char *err = NULL;
+
+	r->cost = report_add(&s->report, r->spec.tier, r->spec.model,
+	    &rep->usage, r->batched);
+	s->nasked++;
+
+	if (rep->stop == NULL || (strcmp(rep->stop, "end_turn") != 0 &&
+	    strcmp(rep->stop, "stop_sequence") != 0 &&
+	    strcmp(rep->stop, "stop") != 0)) {
+		char *kept = keep_answer(s, t, rep->text, rep->len);
+
+		xasprintf(&err, "%s: the answer stopped with '%s', not at "
+		    "its end (max_tokens is %ld); the partial answer is kept "
+		    "in %s", r->spec.provider, rep->stop ? rep->stop :
+		    "nothing", r->spec.max_tokens, kept);
+		free(kept);
+		task_fail(s, t, err);
+		free(err);
+		return;
+	}
+
+	memset(&e, 0, sizeof(e));
+	memcpy(e.key, r->spec.key, 65);
+	e.model = rep->model;
+	e.answer = rep->text;
+	e.answerlen = rep->len;
+	e.usage = rep->usage;
+	if (task_apply(s, t, rep->text, rep->len, &e, &err) == -1) {
+		task_fail(s, t, err);
+		free(err);
+		return;
+	}
+	if (r->batched) {
+		log_status("[%zu/%zu] %s (%s, batch, %ld+%ld tokens)",
+		    s->nfinished + 1, s->nprompt, t->name, r->spec.tier,
+		    rep->usage.in, rep->usage.out);
+	} else {
+		log_status("[%zu/%zu] %s (%s, %.1f s, %ld+%ld tokens)",
+		    s->nfinished + 1, s->nprompt, t->name, r->spec.tier,
+		    seconds, rep->usage.in, rep->usage.out);
+		prio_durations_set(&s->durations, t->name, seconds,
+		    rep->usage.out);
+	}
+	task_finish(s, t, 1);
+}
+
+/* The answer to a request of a batch, or why there is none. */
+static void
+on_batch_answer(void *arg, struct task *t, const char *message, size_t len,
+    const char *err)
+{
+	struct sched *s = arg;
+	struct run *r = t->run;
+	struct reply rep;
+	char *perr = NULL;
+	int kind;
+
+	r->batched = 1;
+	if (err != NULL) {
+		task_fail(s, t, err);
+		return;
+	}
+	if (provider_parse(&r->spec, 200, message, len, NULL, NULL, &rep,
+	    &perr, &kind) == -1) {
+		task_fail(s, t, perr);
+		free(perr);
+		return;
+	}
+	task_answered(s, t, &rep, -1);
+	reply_clear(&rep);
+}
+
 /* A request ended: retry it, fail its task, or store and apply it. */
 static void
 on_done(const struct http_result *res, void *arg)
 {
 	struct sched *s = arg;
 	struct task *t = res->udata;
-	struct run *r = t->run;
-	struct tier_stats *ts;
-	struct cache_entry e;
+	struct run *r;
 	struct reply rep;
 	char *err = NULL;
-	double cost, d;
+	double d;
 	int kind;
 
+	if (batch_owns(s->batches, res->udata)) {
+		batch_done(s->batches, res);
+		return;
+	}
+	r = t->run;
 	s->running--;
 	if (provider_parse(&r->spec, res->status, res->body, res->len,
 	    res->neterr, res->reqid, &rep, &err, &kind) == -1) {
@@ -761,50 +964,7 @@ on_done(const struct http_result *res, void *arg)
 	}
 	free(r->body);
 	r->body = NULL;
-
-	ts = tier_stats(s, r->spec.tier, r->spec.model);
-	ts->requests++;
-	ts->usage.in += rep.usage.in;
-	ts->usage.out += rep.usage.out;
-	ts->usage.cache_write += rep.usage.cache_write;
-	ts->usage.cache_read += rep.usage.cache_read;
-	if ((cost = provider_cost(r->spec.model, &rep.usage)) < 0)
-		ts->unknown_cost = 1;
-	else
-		ts->cost += cost;
-	s->nasked++;
-
-	if (rep.stop == NULL || (strcmp(rep.stop, "end_turn") != 0 &&
-	    strcmp(rep.stop, "stop_sequence") != 0 &&
-	    strcmp(rep.stop, "stop") != 0)) {
-		char *kept = keep_answer(s, t, rep.text, rep.len);
-
-		xasprintf(&err, "%s: the answer stopped with '%s', not at "
-		    "its end (max_tokens is %ld); the partial answer is kept "
-		    "in %s", r->spec.provider, rep.stop ? rep.stop : "nothing",
-		    r->spec.max_tokens, kept);
-		free(kept);
-		task_fail(s, t, err);
-		free(err);
-		reply_clear(&rep);
-		return;
-	}
-
-	memset(&e, 0, sizeof(e));
-	memcpy(e.key, r->spec.key, 65);
-	e.model = rep.model;
-	e.answer = rep.text;
-	e.answerlen = rep.len;
-	e.usage = rep.usage;
-	if (task_apply(s, t, rep.text, rep.len, &e, &err) == -1) {
-		task_fail(s, t, err);
-		free(err);
-	} else {
-		log_status("[%zu/%zu] %s (%s, %.1f s, %ld+%ld tokens)",
-		    s->nfinished + 1, s->nprompt, t->name, r->spec.tier,
-		    res->seconds, rep.usage.in, rep.usage.out);
-		task_finish(s, t, 1);
-	}
+	task_answered(s, t, &rep, res->seconds);
 	reply_clear(&rep);
 }
 
@@ -841,7 +1001,7 @@ sched_retry(struct sched *s)
 static void
 sched_loop(struct sched *s)
 {
-	int wait;
+	int wait, bwait, busy, ms;
 
 	for (;;) {
 		if (interrupted == 1 && !s->stopping) {
@@ -854,75 +1014,76 @@ sched_loop(struct sched *s)
 			    "flight", s->running, s->running == 1 ? "" : "s");
 			s->stopping = 1;
 		}
-		if (interrupted > 1 && s->running > 0)
+		if (interrupted > 1 && http_running(s->http) > 0)
 			break;
-		while (!s->stopping && s->rlen > 0 &&
+		while (!s->stopping && s->ready.len > 0 &&
 		    s->running < s->opts->jobs)
 			task_start(s, ready_pop(s));
+		batch_flush(s->batches);
+		bwait = interrupted ? -1 : batch_tick(s->batches);
 		wait = sched_retry(s);
-		if (s->running == 0 && s->ndelayed == 0 &&
-		    (s->rlen == 0 || s->stopping))
+		/* A batch in progress is waited for, but not after an
+		 * interrupt: a rerun resumes it. */
+		busy = batch_inflight(s->batches) > 0 ||
+		    (batch_waiting(s->batches) > 0 && !interrupted);
+		if (s->running == 0 && s->ndelayed == 0 && !busy &&
+		    (s->ready.len == 0 || s->stopping))
 			break;
-		if (s->running == 0 && s->ndelayed > 0 && wait > 0) {
-			http_poll(s->http, wait > 100 ? 100 : wait, on_done,
-			    s);
-			continue;
-		}
-		if (s->running > 0)
-			http_poll(s->http, wait > 0 && wait < 100 ? wait : 100,
-			    on_done, s);
+		ms = 100;
+		if (wait > 0 && wait < ms)
+			ms = wait;
+		if (bwait > 0 && bwait < ms)
+			ms = bwait;
+		http_poll(s->http, ms, on_done, s);
 	}
 }
 
-/* Print the summary: counts, tokens, cost per tier. */
+/* Print the summary (and with --json the report on stdout): counts,
+ * tokens and cost per tier, what failed, was skipped or never started. */
 static void
-sched_summary(struct sched *s)
+sched_report(struct sched *s, int rc, double t0)
 {
-	struct usage all = { 0 };
-	struct buf b = { 0 };
-	double total = 0;
-	int unknown = 0;
+	struct report *rp = &s->report;
+	struct task *t;
+	char *err = NULL;
 	size_t i;
 
-	if (s->nasked + s->ncached + s->nfailed + s->nskipped == 0 &&
-	    !interrupted) {
-		log_status("nothing to do: %zu task%s up to date", s->nprompt,
-		    s->nprompt == 1 ? "" : "s");
-		return;
+	rp->ntasks = s->nprompt;
+	rp->nasked = s->nasked;
+	rp->ncached = s->ncached;
+	rp->nuptodate = s->nuptodate;
+	rp->seconds = now_mono() - t0;
+	for (i = 0; i < s->dag->norder; i++) {
+		t = s->dag->order[i];
+		if (t->state == TASK_FAILED)
+			report_list(rp, REPORT_FAILED, t->name);
+		else if (t->state == TASK_SKIPPED && t->rule->prompt)
+			report_list(rp, REPORT_SKIPPED, t->name);
+		else if (t->state != TASK_DONE && t->state != TASK_SKIPPED &&
+		    t->rule->prompt)
+			report_list(rp, REPORT_UNDONE, t->name);
 	}
-	for (i = 0; i < s->ntiers; i++) {
-		all.in += s->tiers[i].usage.in + s->tiers[i].usage.cache_write
-		    + s->tiers[i].usage.cache_read;
-		all.out += s->tiers[i].usage.out;
+	report_print(rp);
+	if (s->opts->json && report_json(rp, rc, stdout, &err) == -1) {
+		log_error("%s", err);
+		free(err);
 	}
-	log_status("%zu task%s: %zu asked, %zu from cache, %zu up to date, "
-	    "%zu failed, %zu skipped; tokens: %ld in, %ld out", s->nprompt,
-	    s->nprompt == 1 ? "" : "s", s->nasked, s->ncached, s->nuptodate,
-	    s->nfailed, s->nskipped, all.in, all.out);
-	for (i = 0; i < s->ntiers; i++) {
-		struct tier_stats *ts = &s->tiers[i];
-
-		if (ts->unknown_cost) {
-			buf_printf(&b, "%s%s (%s) unknown", i ? ", " : "",
-			    ts->tier, ts->model);
-			unknown = 1;
-		} else
-			buf_printf(&b, "%s%s (%s) $%.4f", i ? ", " : "",
-			    ts->tier, ts->model, ts->cost);
-		total += ts->cost;
-	}
-	if (s->ntiers > 0)
-		log_status("cost: %s; total $%.4f%s", b.data, total,
-		    unknown ? " and some of unknown price" : "");
-	buf_free(&b);
 }
 
-/* Save the lock when the run changed it. */
+/* Save the lock when the run changed it, and the durations (a failure
+ * to save those is only a warning). */
 static int
 sched_save(struct sched *s)
 {
-	char *err = NULL;
+	char *err = NULL, *path;
 
+	xasprintf(&path, "%s/durations", s->opts->statedir);
+	if (prio_durations_save(&s->durations, path, &err) == -1) {
+		log_warning("%s", err);
+		free(err);
+		err = NULL;
+	}
+	free(path);
 	if (!s->lock.dirty)
 		return 0;
 	if (lock_save(&s->lock, s->opts->lockfile, &err) == -1) {
@@ -949,16 +1110,42 @@ sched_free(struct sched *s)
 		free(r);
 		s->dag->tasks[i]->run = NULL;
 	}
-	for (i = 0; i < s->ntiers; i++) {
-		free(s->tiers[i].tier);
-		free(s->tiers[i].model);
-	}
-	free(s->tiers);
-	free(s->ready);
+	report_free(&s->report);
+	warm_free(&s->warm);
+	batches_free(s->batches);
+	prio_heap_free(&s->ready);
+	free(s->prio);
+	prio_durations_free(&s->durations);
 	free(s->delayed);
 	free(s->cachedir);
 	http_free(s->http);
 	lock_free(&s->lock);
+}
+
+/* The batch_poll setting: seconds between polls of a batch. */
+static int
+sched_batch_poll(struct sched *s, struct plan *p)
+{
+	struct loc l = { 0 };
+	char *v, *end;
+
+	s->batch_poll = BATCH_POLL;
+	if ((v = plan_setting(p, NULL, "batch_poll", &l)) == NULL)
+		return 0;
+	s->batch_poll = strtod(v, &end);
+	if (*v == '\0' || *end != '\0' || !(s->batch_poll > 0) ||
+	    s->batch_poll > 86400) {
+		if (l.file != NULL)
+			log_error("%s:%d:%d: bad batch_poll '%s' (seconds, "
+			    "more than 0)", l.file, l.line, l.col, v);
+		else
+			log_error("command line: bad batch_poll '%s' "
+			    "(seconds, more than 0)", v);
+		free(v);
+		return -1;
+	}
+	free(v);
+	return 0;
 }
 
 /* Prepare s: the lock, per-task data, the blocking counts. */
@@ -967,15 +1154,26 @@ sched_init(struct sched *s, struct plan *p, struct dag *d,
     const struct sched_opts *o)
 {
 	struct task *t;
-	char *err = NULL;
+	char *err = NULL, *path;
 	size_t i;
 
 	memset(s, 0, sizeof(*s));
 	s->plan = p;
 	s->dag = d;
 	s->opts = o;
+	path = request_tier_model(p, "strong");
+	report_init(&s->report, path);
+	free(path);
+	s->report.budget = o->budget;
+	s->budget.limit = o->budget;
+	if (sched_batch_poll(s, p) == -1)
+		return -1;
 	xasprintf(&s->cachedir, "%s/cache", o->statedir);
-	s->ready = xcalloc(d->ntasks + 1, sizeof(*s->ready));
+	s->prio = xcalloc(d->ntasks + 1, sizeof(*s->prio));
+	prio_heap_init(&s->ready, d->ntasks, s->prio);
+	xasprintf(&path, "%s/durations", o->statedir);
+	prio_durations_load(&s->durations, path);
+	free(path);
 	for (i = 0; i < d->ntasks; i++)
 		d->tasks[i]->run = xcalloc(1, sizeof(struct run));
 	if (lock_load(&s->lock, o->lockfile, &err) == -1) {
@@ -998,6 +1196,8 @@ sched_run(struct plan *p, struct dag *d, const struct sched_opts *o)
 {
 	struct sigaction sa;
 	struct sched s;
+	double t0 = now_mono();
+	char *bdir, *err = NULL;
 	size_t i;
 	int rc = 0;
 
@@ -1006,6 +1206,7 @@ sched_run(struct plan *p, struct dag *d, const struct sched_opts *o)
 		return 2;
 	}
 	sched_assess(&s);
+	sched_prioritise(&s);
 	if (o->dry_run || o->question) {
 		for (i = 0; i < d->norder; i++)
 			if (((struct run *)d->order[i]->run)->need !=
@@ -1026,7 +1227,15 @@ sched_run(struct plan *p, struct dag *d, const struct sched_opts *o)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	xasprintf(&bdir, "%s/batches", o->statedir);
 	s.http = http_new();
+	s.batches = batches_new(bdir, s.batch_poll, s.http, on_batch_answer,
+	    &s, &err);
+	free(bdir);
+	if (err != NULL) {
+		log_warning("%s", err);
+		free(err);
+	}
 	for (i = 0; i < d->norder; i++)
 		if (d->order[i]->nblocked == 0)
 			ready_push(&s, d->order[i]);
@@ -1034,34 +1243,19 @@ sched_run(struct plan *p, struct dag *d, const struct sched_opts *o)
 
 	if (sched_save(&s) == -1)
 		rc = 1;
+	if ((bdir = batch_pending_ids(s.batches)) != NULL) {
+		log_error("batch %s is still in progress; run planmake again "
+		    "to collect its answers", bdir);
+		free(bdir);
+	}
 	if (interrupted) {
 		log_error("interrupted: %zu of %zu tasks done; what finished "
 		    "is kept", s.nasked + s.ncached + s.nuptodate, s.nprompt);
 		rc = 130;
-	} else if (s.nfailed > 0) {
+	} else if (s.nfailed > 0 || s.over_budget) {
 		rc = 1;
 	}
-	sched_summary(&s);
-	if (s.nfailed > 0 || s.nskipped > 0) {
-		struct buf b = { 0 };
-
-		for (i = 0; i < d->norder; i++) {
-			struct task *t = d->order[i];
-
-			if (t->state == TASK_FAILED)
-				buf_printf(&b, " %s", t->name);
-		}
-		log_error("failed:%s", b.data ? b.data : " (none)");
-		buf_free(&b);
-		for (i = 0; i < d->norder; i++) {
-			if (d->order[i]->state == TASK_SKIPPED &&
-			    d->order[i]->rule->prompt)
-				buf_printf(&b, " %s", d->order[i]->name);
-		}
-		if (b.len)
-			log_error("skipped:%s", b.data);
-		buf_free(&b);
-	}
+	sched_report(&s, rc, t0);
 	sched_free(&s);
 	return rc;
 }

@@ -79,7 +79,10 @@ start_fake --script "$T/script.json"
 pm -k a.txt b.txt
 missing=
 for f in planmake.lock $(cd "$T/w/.planmake" && ls -d *); do
-	case $f in planmake.lock) p=$f ;; *) p=.planmake/$f/ ;; esac
+	case $f in
+	planmake.lock) p=$f ;;
+	*) p=.planmake/$f; [ -d "$T/w/$p" ] && p=$p/ ;;
+	esac
 	grep -q "^\.It Pa $p" "$man" || missing="$missing $p"
 done
 check "every file planmake made is in FILES${missing:+ (missing:$missing)}" \

@@ -58,6 +58,14 @@ struct server {
 	pthread_cond_t	 wake;		/* broadcast when stopping */
 	int		 stopping;
 	unsigned long	 nrequests;
+	long		 cache_min;	/* tokens a cached prefix needs */
+	char		(*seen)[17];	/* prefixes in the prompt cache */
+	size_t		 nseen;
+	long		 batch_ms;	/* how long a batch is in progress */
+	struct fbatch	**batches;	/* owned, in order of creation */
+	size_t		 nbatches;
+	pthread_mutex_t	 batch_lock;	/* held while a batch is answered */
+	unsigned	 port;
 	long		 delay_ms;	/* default latency */
 	FILE		*log;		/* or NULL */
 	const char	*script_path;	/* or NULL */
@@ -65,6 +73,16 @@ struct server {
 	struct stat	 bad_st;	/* of the last script that failed */
 	json_t		*rules;		/* new reference, an array */
 	long		*left;		/* uses left per rule, -1 unlimited */
+};
+
+/* A Message Batch.  Guarded by srv.batch_lock once created. */
+struct fbatch {
+	char		 id[48];
+	double		 created;	/* Unix seconds */
+	double		 ended;		/* 0 until its results are made */
+	json_t		*requests;	/* new reference: the requests array */
+	char		*results;	/* owned: JSONL, once made */
+	json_int_t	 nok, nerr;
 };
 
 /* One request's body, gathered across calls of the access handler. */
@@ -86,12 +104,22 @@ struct call {
 	json_t		*temperature;	/* borrowed from root, or NULL */
 	json_t		*hdrnames;	/* new reference */
 	json_t		*targets;	/* new reference, or NULL */
+	json_t		*usage;		/* new reference: what was answered */
+	const char	*batch;		/* the batch it belongs to, or NULL */
+	const char	*custom_id;	/* its custom_id in that batch */
+	json_int_t	 nbatch;	/* requests in a batch created */
 	struct buf	 system;	/* system text */
 	struct buf	 all;		/* text of all non-system messages */
 	struct buf	 last;		/* text of the last user message */
 	struct buf	 hashin;	/* what the request hash covers */
 	struct buf	 tmp;		/* scratch */
 	size_t		 nbytes;	/* bytes of system and message text */
+	struct buf	 cachein;	/* the model, then each block's text */
+	size_t		 prefix_len;	/* of cachein to the last marked block */
+	size_t		 prefix_bytes;	/* text bytes to the last marked block */
+	char		 prefix[17];	/* hash of the marked prefix, or "" */
+	json_int_t	 cache_read;	/* tokens read from the prompt cache */
+	json_int_t	 cache_write;	/* tokens written to it */
 	char		 hash[17];
 	int		 status;	/* non-zero: rejected with this */
 	const char	*etype;		/* error type of the rejection */
@@ -490,11 +518,14 @@ body_parse(struct call *c, const struct buf *body)
 
 /*
  * Append the text of content (a string or an array of blocks, text blocks
- * joined by newlines) to dst and add its byte count to *nbytes.  Returns
- * -1 if content has the wrong shape, -2 on an empty text block when strict.
+ * joined by newlines) to dst and add its byte count to *nbytes.  With a
+ * call c (Anthropic), also record each text in c->cachein and where the
+ * last block marked with cache_control ends.  Returns -1 if content has
+ * the wrong shape, -2 on an empty text block when strict.
  */
 static int
-content_text(json_t *content, struct buf *dst, size_t *nbytes, int strict)
+content_text(json_t *content, struct buf *dst, size_t *nbytes, int strict,
+    struct call *c)
 {
 	const char *type;
 	json_t *b, *t;
@@ -504,6 +535,9 @@ content_text(json_t *content, struct buf *dst, size_t *nbytes, int strict)
 		buf_add(dst, json_string_value(content),
 		    json_string_length(content));
 		*nbytes += json_string_length(content);
+		if (c != NULL)
+			buf_add(&c->cachein, json_string_value(content),
+			    json_string_length(content) + 1);
 		return 0;
 	}
 	if (!json_is_array(content))
@@ -522,6 +556,14 @@ content_text(json_t *content, struct buf *dst, size_t *nbytes, int strict)
 			buf_add(dst, "\n", 1);
 		buf_add(dst, json_string_value(t), json_string_length(t));
 		*nbytes += json_string_length(t);
+		if (c == NULL)
+			continue;
+		buf_add(&c->cachein, json_string_value(t),
+		    json_string_length(t) + 1);
+		if (json_is_object(json_object_get(b, "cache_control"))) {
+			c->prefix_len = c->cachein.len;
+			c->prefix_bytes = *nbytes;
+		}
 	}
 	return 0;
 }
@@ -611,18 +653,14 @@ anthropic_system(struct call *c, json_t *sys)
 		}
 	else if (!json_is_string(sys))
 		return -1;
-	return content_text(sys, &c->system, &c->nbytes, 1) == 0 ? 0 : -1;
+	return content_text(sys, &c->system, &c->nbytes, 1, c) == 0 ? 0 : -1;
 }
 
-/* Validate an Anthropic Messages request and gather its text into c. */
+/* Check the x-api-key and anthropic-version headers of a request. */
 static int
-anthropic_parse(struct call *c, struct MHD_Connection *conn,
-    const struct buf *body)
+anthropic_headers(struct call *c, struct MHD_Connection *conn)
 {
-	const char *v, *role;
-	json_t *sys, *msgs, *m, *content;
-	size_t i;
-	int r;
+	const char *v;
 
 	v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-api-key");
 	if (v == NULL || *v == '\0')
@@ -636,10 +674,28 @@ anthropic_parse(struct call *c, struct MHD_Connection *conn,
 	if (strcmp(v, "2023-06-01") != 0 && strcmp(v, "2023-01-01") != 0)
 		return call_fail(c, 400, "invalid_request_error",
 		    "anthropic-version: \"%.40s\" is not a valid version", v);
+	return 0;
+}
+
+/* Validate an Anthropic Messages request and gather its text into c. */
+static int
+anthropic_parse(struct call *c, struct MHD_Connection *conn,
+    const struct buf *body)
+{
+	const char *role;
+	json_t *sys, *msgs, *m, *content;
+	size_t i;
+	int r;
+
+	/* A batch's requests (conn NULL) had their headers checked when
+	 * the batch was created. */
+	if (conn != NULL && anthropic_headers(c, conn) == -1)
+		return -1;
 	if (body_parse(c, body) == -1 || anthropic_params(c) == -1)
 		return -1;
 	buf_adds(&c->hashin, c->model);
 	buf_add(&c->hashin, "", 1);
+	buf_add(&c->cachein, c->model, strlen(c->model) + 1);
 
 	sys = json_object_get(c->root, "system");
 	if (sys != NULL && anthropic_system(c, sys) == -1)
@@ -680,7 +736,7 @@ anthropic_parse(struct call *c, struct MHD_Connection *conn,
 			    "messages.%zu.content: Field required", i);
 		c->tmp.len = 0;
 		buf_add(&c->tmp, "", 0);
-		r = content_text(content, &c->tmp, &c->nbytes, 1);
+		r = content_text(content, &c->tmp, &c->nbytes, 1, c);
 		if (r == -1)
 			return call_fail(c, 400, "invalid_request_error",
 			    "messages.%zu.content: Input should be a valid "
@@ -813,7 +869,7 @@ openai_parse(struct call *c, struct MHD_Connection *conn,
 		c->tmp.len = 0;
 		buf_add(&c->tmp, "", 0);
 		if (content != NULL && !json_is_null(content) &&
-		    content_text(content, &c->tmp, &c->nbytes, 0) < 0)
+		    content_text(content, &c->tmp, &c->nbytes, 0, NULL) < 0)
 			return openai_fail(c, param, "invalid_type",
 			    "Invalid type for 'content': expected a string or "
 			    "an array of content parts.");
@@ -910,7 +966,7 @@ dump(json_t *o)
 
 /* Build the success body of c in its API's shape.  Caller frees. */
 static char *
-ok_body(const struct call *c, const char *answer, const char *stop,
+ok_body(struct call *c, const char *answer, const char *stop,
     json_t *usage)
 {
 	json_int_t in = c->nbytes / 4 + 1, out = strlen(answer) / 4 + 1;
@@ -919,11 +975,13 @@ ok_body(const struct call *c, const char *answer, const char *stop,
 
 	if (c->api == API_ANTHROPIC) {
 		snprintf(id, sizeof id, "msg_fake_%lu", c->n);
-		u = json_pack("{s:I,s:I,s:i,s:i}", "input_tokens", in,
-		    "output_tokens", out, "cache_creation_input_tokens", 0,
-		    "cache_read_input_tokens", 0);
+		in -= c->cache_read + c->cache_write;
+		u = json_pack("{s:I,s:I,s:I,s:I}", "input_tokens", in,
+		    "output_tokens", out, "cache_creation_input_tokens",
+		    c->cache_write, "cache_read_input_tokens", c->cache_read);
 		if (usage != NULL)
 			json_object_update(u, usage);
+		c->usage = json_incref(u);
 		return dump(json_pack("{s:s,s:s,s:s,s:s,s:[{s:s,s:s}],s:s,"
 		    "s:n,s:o}", "id", id, "type", "message", "role",
 		    "assistant", "model", c->model, "content", "type", "text",
@@ -942,6 +1000,7 @@ ok_body(const struct call *c, const char *answer, const char *stop,
 			    "prompt_tokens")) + json_integer_value(
 			    json_object_get(u, "completion_tokens"))));
 	}
+	c->usage = json_incref(u);
 	return dump(json_pack("{s:s,s:s,s:I,s:s,s:[{s:i,s:{s:s,s:s,s:n},s:s}],"
 	    "s:o}", "id", id, "object", "chat.completion", "created",
 	    (json_int_t)time(NULL), "model", c->model, "choices", "index", 0,
@@ -1019,6 +1078,55 @@ scripted_error(const struct call *c, int status, json_t *rule)
 	return error_body(c, etype, msg, NULL, code);
 }
 
+/* Whether the prompt cache holds prefix h.  Called with srv.lock held. */
+static int
+cache_seen(const char *h)
+{
+	size_t i;
+
+	for (i = 0; i < srv.nseen; i++)
+		if (strcmp(srv.seen[i], h) == 0)
+			return 1;
+	return 0;
+}
+
+/* Put prefix h in the prompt cache.  Called with srv.lock held. */
+static void
+cache_add(const char *h)
+{
+	if (h[0] == '\0' || cache_seen(h))
+		return;
+	srv.seen = xrealloc(srv.seen, (srv.nseen + 1) * sizeof srv.seen[0]);
+	memcpy(srv.seen[srv.nseen++], h, 17);
+}
+
+/*
+ * Decide what c reads from the prompt cache and writes to it: a marked
+ * prefix of at least --cache-min-tokens tokens (its bytes / 4) is read
+ * when an earlier answer wrote it, and written otherwise.  The entry
+ * appears when the answer is sent (cache_add()), so requests in flight
+ * together all write it.  Called with srv.lock held.
+ */
+static void
+cache_account(struct call *c)
+{
+	struct buf b = { NULL, 0, 0 };
+	json_int_t tokens;
+
+	if (c->api != API_ANTHROPIC || c->prefix_len == 0)
+		return;
+	tokens = c->prefix_bytes / 4;
+	if (tokens == 0 || tokens < srv.cache_min)
+		return;
+	buf_add(&b, buf_str(&c->cachein), c->prefix_len);
+	hash_hex(&b, c->prefix);
+	buf_free(&b);
+	if (cache_seen(c->prefix))
+		c->cache_read = tokens;
+	else
+		c->cache_write = tokens;
+}
+
 /* Append one line describing the request to the log, if there is one. */
 static void
 log_request(const struct call *c, const struct req *rq, int status,
@@ -1045,6 +1153,18 @@ log_request(const struct call *c, const struct req *rq, int status,
 	    c->system.len, LOG_PREFIX));
 	json_object_set_new(o, "prompt", str_prefix(buf_str(&c->last),
 	    c->last.len, LOG_PREFIX));
+	if (c->usage != NULL)
+		json_object_set(o, "usage", c->usage);
+	if (c->prefix_len > 0)
+		json_object_set_new(o, "cache_prefix_bytes",
+		    json_integer((json_int_t)c->prefix_bytes));
+	if (c->batch != NULL)
+		json_object_set_new(o, "batch", json_string(c->batch));
+	if (c->custom_id != NULL)
+		json_object_set_new(o, "custom_id", json_string(c->custom_id));
+	if (c->nbatch > 0)
+		json_object_set_new(o, "batch_requests",
+		    json_integer(c->nbatch));
 	if (cut >= 0)
 		json_object_set_new(o, "cut", json_integer(cut));
 	if (status == 0)
@@ -1182,11 +1302,13 @@ call_free(struct call *c)
 	json_decref(c->root);
 	json_decref(c->hdrnames);
 	json_decref(c->targets);
+	json_decref(c->usage);
 	buf_free(&c->system);
 	buf_free(&c->all);
 	buf_free(&c->last);
 	buf_free(&c->hashin);
 	buf_free(&c->tmp);
+	buf_free(&c->cachein);
 }
 
 /* Answer a request whose body is complete, as the script says. */
@@ -1201,7 +1323,7 @@ handle(struct MHD_Connection *conn, const char *url, const char *method,
 	const char *stop;
 	char *body, *answer;
 	long delay;
-	int status, idx = -1;
+	int status, idx = -1, answers;
 
 	memset(&c, 0, sizeof c);
 	c.method = method;
@@ -1231,7 +1353,20 @@ handle(struct MHD_Connection *conn, const char *url, const char *method,
 		status = json_integer_value(v);
 	if ((v = json_object_get(rule, "cut")) != NULL)
 		cut = json_integer_value(v);
+	answers = c.status == 0 && status < 400 &&
+	    json_object_get(rule, "body") == NULL &&
+	    !json_is_true(json_object_get(rule, "drop"));
+	if (answers) {
+		pthread_mutex_lock(&srv.lock);
+		cache_account(&c);
+		pthread_mutex_unlock(&srv.lock);
+	}
 	sleep_ms(delay);
+	if (answers && c.cache_write > 0) {
+		pthread_mutex_lock(&srv.lock);
+		cache_add(c.prefix);
+		pthread_mutex_unlock(&srv.lock);
+	}
 
 	if (json_is_true(json_object_get(rule, "drop"))) {
 		log_request(&c, rq, 0, idx, cut);
@@ -1271,6 +1406,297 @@ handle(struct MHD_Connection *conn, const char *url, const char *method,
 	return ret;
 }
 
+/* An ISO 8601 UTC time for Unix seconds t. */
+static json_t *
+iso_time(double t)
+{
+	char s[32];
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(s, sizeof s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_string(s);
+}
+
+/* The batch called id, or NULL.  Called with srv.batch_lock held. */
+static struct fbatch *
+batch_find(const char *id, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < srv.nbatches; i++)
+		if (strlen(srv.batches[i]->id) == n &&
+		    strncmp(srv.batches[i]->id, id, n) == 0)
+			return srv.batches[i];
+	return NULL;
+}
+
+/* Whether s is a valid custom_id: 1 to 64 of [A-Za-z0-9_-]. */
+static int
+custom_id_ok(const char *s)
+{
+	size_t n;
+
+	for (n = 0; s[n] != '\0'; n++)
+		if (!isalnum((unsigned char)s[n]) && s[n] != '_' && s[n] != '-')
+			return 0;
+	return n >= 1 && n <= 64;
+}
+
+/*
+ * Answer one request of a batch as POST /v1/messages would, without its
+ * latency: the script's rules apply (but delay_ms, cut, drop and body),
+ * and so does the prompt cache.  Returns its result line, a new object.
+ */
+static json_t *
+batch_item(struct fbatch *b, json_t *r)
+{
+	struct call c;
+	struct req rq;
+	json_t *rule = NULL, *v, *res;
+	const char *stop;
+	char *body, *answer;
+	int status, idx = -1;
+
+	memset(&c, 0, sizeof c);
+	memset(&rq, 0, sizeof rq);
+	c.method = "POST";
+	c.path = "/v1/messages";
+	c.api = API_ANTHROPIC;
+	c.hdrnames = json_array();
+	c.batch = b->id;
+	c.custom_id = json_string_value(json_object_get(r, "custom_id"));
+	pthread_mutex_lock(&srv.lock);
+	c.n = ++srv.nrequests;
+	pthread_mutex_unlock(&srv.lock);
+	rq.t_start = now();
+	body = json_dumps(json_object_get(r, "params"), JSON_COMPACT);
+	buf_adds(&rq.body, body);
+	free(body);
+
+	if (anthropic_parse(&c, NULL, &rq.body) == 0) {
+		c.targets = targets_parse(buf_str(&c.last));
+		hash_hex(&c.hashin, c.hash);
+		pthread_mutex_lock(&srv.lock);
+		script_refresh();
+		idx = script_pick(&c, &rule);
+		pthread_mutex_unlock(&srv.lock);
+	}
+	if (c.targets == NULL)
+		c.targets = json_array();
+	status = c.status != 0 ? c.status : 200;
+	if ((v = json_object_get(rule, "status")) != NULL)
+		status = json_integer_value(v);
+	if (c.status != 0)
+		body = error_body(&c, c.etype, c.emsg, c.param, c.code);
+	else if (status >= 400)
+		body = scripted_error(&c, status, rule);
+	else {
+		pthread_mutex_lock(&srv.lock);
+		cache_account(&c);
+		if (c.cache_write > 0)
+			cache_add(c.prefix);
+		pthread_mutex_unlock(&srv.lock);
+		v = json_object_get(rule, "answer");
+		answer = v != NULL ? xstrdup(json_string_value(v)) :
+		    answer_default(&c);
+		if ((stop = json_string_value(json_object_get(rule,
+		    "stop_reason"))) == NULL)
+			stop = "end_turn";
+		body = ok_body(&c, answer, stop, json_object_get(rule,
+		    "usage"));
+		free(answer);
+	}
+	log_request(&c, &rq, status, idx, -1);
+	v = json_loads(body, 0, NULL);
+	if (status < 400) {
+		res = json_pack("{s:s, s:{s:s, s:o}}", "custom_id",
+		    c.custom_id, "result", "type", "succeeded", "message", v);
+		b->nok++;
+	} else {
+		res = json_pack("{s:s, s:{s:s, s:o}}", "custom_id",
+		    c.custom_id, "result", "type", "errored", "error", v);
+		b->nerr++;
+	}
+	free(body);
+	json_decref(rule);
+	buf_free(&rq.body);
+	call_free(&c);
+	return res;
+}
+
+/* Answer every request of b once its time is up, last first (results
+ * come in no particular order).  Called with srv.batch_lock held. */
+static void
+batch_run(struct fbatch *b)
+{
+	struct buf out = { NULL, 0, 0 };
+	json_t *line;
+	size_t i;
+	char *s;
+
+	if (b->results != NULL || now() - b->created < srv.batch_ms / 1000.0)
+		return;
+	for (i = json_array_size(b->requests); i-- > 0; ) {
+		line = batch_item(b, json_array_get(b->requests, i));
+		s = dump(line);
+		buf_adds(&out, s);
+		buf_add(&out, "\n", 1);
+		free(s);
+	}
+	buf_add(&out, "", 0);
+	b->results = out.s;
+	b->ended = now();
+}
+
+/* The batch object of b; results_url names host.  Caller frees. */
+static char *
+batch_object(const struct fbatch *b, const char *host)
+{
+	json_int_t n = json_array_size(b->requests);
+	char url[256];
+
+	snprintf(url, sizeof url, "http://%s/v1/messages/batches/%s/results",
+	    host, b->id);
+	return dump(json_pack("{s:s, s:s, s:s, s:{s:I, s:I, s:I, s:i, s:i}, "
+	    "s:o, s:o, s:o, s:n, s:n, s:o}", "id", b->id, "type",
+	    "message_batch", "processing_status", b->results ? "ended" :
+	    "in_progress", "request_counts", "processing",
+	    b->results ? 0 : n, "succeeded", b->nok, "errored", b->nerr,
+	    "canceled", 0, "expired", 0, "created_at", iso_time(b->created),
+	    "expires_at", iso_time(b->created + 86400), "ended_at",
+	    b->results ? iso_time(b->ended) : json_null(),
+	    "cancel_initiated_at", "archived_at", "results_url",
+	    b->results ? json_string(url) : json_null()));
+}
+
+/* POST /v1/messages/batches: check the requests and keep them. */
+static char *
+batch_create(struct call *c, const struct req *rq, int *status,
+    const char *host)
+{
+	struct fbatch *b;
+	json_t *reqs, *r, *seen;
+	const char *id;
+	char *body;
+	size_t i;
+
+	*status = 400;
+	if (body_parse(c, &rq->body) == -1)
+		return error_body(c, c->etype, c->emsg, NULL, NULL);
+	reqs = json_object_get(c->root, "requests");
+	if (!json_is_array(reqs) || json_array_size(reqs) == 0)
+		return error_body(c, "invalid_request_error", "requests: "
+		    "Input should be a non-empty list", NULL, NULL);
+	seen = json_object();
+	json_array_foreach(reqs, i, r) {
+		id = json_string_value(json_object_get(r, "custom_id"));
+		if (id == NULL || !custom_id_ok(id) ||
+		    json_object_get(seen, id) != NULL ||
+		    !json_is_object(json_object_get(r, "params"))) {
+			snprintf(c->emsg, sizeof c->emsg, "requests.%zu: needs "
+			    "a unique custom_id of 1 to 64 letters, digits, _ "
+			    "or - and an object params", i);
+			json_decref(seen);
+			return error_body(c, "invalid_request_error", c->emsg,
+			    NULL, NULL);
+		}
+		json_object_set_new(seen, id, json_true());
+	}
+	json_decref(seen);
+
+	b = xrealloc(NULL, sizeof *b);
+	memset(b, 0, sizeof *b);
+	b->created = now();
+	b->requests = json_incref(reqs);
+	pthread_mutex_lock(&srv.batch_lock);
+	snprintf(b->id, sizeof b->id, "msgbatch_fake_%zu", srv.nbatches + 1);
+	srv.batches = xrealloc(srv.batches, (srv.nbatches + 1) *
+	    sizeof srv.batches[0]);
+	srv.batches[srv.nbatches++] = b;
+	body = batch_object(b, host);
+	pthread_mutex_unlock(&srv.batch_lock);
+	c->batch = b->id;
+	c->nbatch = (json_int_t)json_array_size(reqs);
+	*status = 200;
+	return body;
+}
+
+/* The Message Batches endpoints: create, retrieve, results. */
+static enum MHD_Result
+batch_handle(struct MHD_Connection *conn, const char *url,
+    const char *method, const struct req *rq)
+{
+	static const char pre[] = "/v1/messages/batches";
+	struct call c;
+	struct fbatch *b;
+	const char *id, *slash, *host;
+	char hostbuf[64], *body;
+	enum MHD_Result ret;
+	json_t *hdrs = NULL;
+	int status = 200;
+
+	memset(&c, 0, sizeof c);
+	c.method = method;
+	c.path = url;
+	c.api = API_ANTHROPIC;
+	c.hdrnames = json_array();
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, header_name,
+	    c.hdrnames);
+	pthread_mutex_lock(&srv.lock);
+	c.n = ++srv.nrequests;
+	pthread_mutex_unlock(&srv.lock);
+	if ((host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    "host")) == NULL) {
+		snprintf(hostbuf, sizeof hostbuf, "127.0.0.1:%u", srv.port);
+		host = hostbuf;
+	}
+
+	id = url + sizeof pre;		/* past "/v1/messages/batches/" */
+	if (anthropic_headers(&c, conn) == -1) {
+		status = c.status;
+		body = error_body(&c, c.etype, c.emsg, NULL, NULL);
+	} else if (strcmp(method, "POST") == 0 && strcmp(url, pre) == 0) {
+		body = batch_create(&c, rq, &status, host);
+	} else if (strcmp(method, "GET") == 0 && url[sizeof pre - 1] == '/') {
+		slash = strchr(id, '/');
+		pthread_mutex_lock(&srv.batch_lock);
+		b = batch_find(id, slash ? (size_t)(slash - id) : strlen(id));
+		if (b != NULL)
+			batch_run(b);
+		if (b == NULL || (slash && strcmp(slash, "/results") != 0)) {
+			status = 404;
+			body = error_body(&c, "not_found_error", "no such "
+			    "batch", NULL, NULL);
+		} else if (slash == NULL) {
+			body = batch_object(b, host);
+		} else if (b->results == NULL) {
+			status = 400;
+			body = error_body(&c, "invalid_request_error", "the "
+			    "batch is still in progress", NULL, NULL);
+		} else {
+			body = xstrdup(b->results);
+			hdrs = json_pack("{s:s}", "Content-Type",
+			    "application/binary");
+		}
+		if (b != NULL)
+			c.batch = b->id;
+		pthread_mutex_unlock(&srv.batch_lock);
+	} else {
+		status = 404;
+		body = error_body(&c, "not_found_error", "Not Found", NULL,
+		    NULL);
+	}
+	if (c.targets == NULL)
+		c.targets = json_array();
+	log_request(&c, rq, status, -1, -1);
+	ret = respond(conn, &c, status, body, -1, hdrs);
+	json_decref(hdrs);
+	call_free(&c);
+	return ret;
+}
+
 /* MHD's access handler: gather the body, then answer. */
 static enum MHD_Result
 access_cb(void *cls, struct MHD_Connection *conn, const char *url,
@@ -1296,6 +1722,9 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_YES;
 	}
 	rq->t_start = now();
+	if (strncmp(url, "/v1/messages/batches", 20) == 0 &&
+	    (url[20] == '\0' || url[20] == '/'))
+		return batch_handle(conn, url, method, rq);
 	return handle(conn, url, method, rq);
 }
 
@@ -1409,7 +1838,9 @@ main(int argc, char **argv)
 	int i, sig;
 
 	pthread_mutex_init(&srv.lock, NULL);
+	pthread_mutex_init(&srv.batch_lock, NULL);
 	pthread_cond_init(&srv.wake, NULL);
+	srv.batch_ms = 1000;
 	for (i = 1; i < argc; i++) {
 		if ((v = opt_value(argc, argv, &i, "--port-file")) != NULL)
 			portfile = v;
@@ -1417,7 +1848,21 @@ main(int argc, char **argv)
 			logfile = v;
 		else if ((v = opt_value(argc, argv, &i, "--script")) != NULL)
 			srv.script_path = v;
-		else if ((v = opt_value(argc, argv, &i, "--delay-ms")) !=
+		else if ((v = opt_value(argc, argv, &i, "--batch-ms")) !=
+		    NULL) {
+			errno = 0;
+			srv.batch_ms = strtol(v, &end, 10);
+			if (errno != 0 || *v == '\0' || *end != '\0' ||
+			    srv.batch_ms < 0)
+				die("bad --batch-ms '%s'", v);
+		} else if ((v = opt_value(argc, argv, &i,
+		    "--cache-min-tokens")) != NULL) {
+			errno = 0;
+			srv.cache_min = strtol(v, &end, 10);
+			if (errno != 0 || *v == '\0' || *end != '\0' ||
+			    srv.cache_min < 0)
+				die("bad --cache-min-tokens '%s'", v);
+		} else if ((v = opt_value(argc, argv, &i, "--delay-ms")) !=
 		    NULL) {
 			errno = 0;
 			srv.delay_ms = strtol(v, &end, 10);
@@ -1429,7 +1874,9 @@ main(int argc, char **argv)
 	}
 	if (i < argc || portfile == NULL) {
 		fputs("usage: fakellm --port-file FILE [--log FILE] "
-		    "[--script FILE] [--delay-ms N]\n", stderr);
+		    "[--script FILE] [--delay-ms N]\n"
+		    "               [--cache-min-tokens N] [--batch-ms N]\n",
+		    stderr);
 		return 2;
 	}
 
@@ -1457,6 +1904,7 @@ main(int argc, char **argv)
 	sigaction(SIGPIPE, &sa, NULL);
 
 	d = daemon_start(&port);
+	srv.port = port;
 	port_write(portfile, port);
 	while (sigwait(&set, &sig) != 0)
 		;
@@ -1471,5 +1919,12 @@ main(int argc, char **argv)
 		fclose(srv.log);
 	json_decref(srv.rules);
 	free(srv.left);
+	free(srv.seen);
+	for (i = 0; i < (int)srv.nbatches; i++) {
+		json_decref(srv.batches[i]->requests);
+		free(srv.batches[i]->results);
+		free(srv.batches[i]);
+	}
+	free(srv.batches);
 	return 0;
 }

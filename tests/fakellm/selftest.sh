@@ -117,7 +117,7 @@ cat >"$T/script.json" <<'EOF'
 ]
 EOF
 
-start --log "$T/log" --script "$T/script.json"
+start --log "$T/log" --script "$T/script.json" --batch-ms 1500
 check "port file holds a port number" grep -qx '[1-9][0-9]*' "$T/port"
 # /proc/net/tcp lists listening sockets (state 0A) as hex address:port;
 # 0100007F is 127.0.0.1.  Only the loopback one may have our port.
@@ -343,6 +343,130 @@ assert len(sleepy) == 4 and all(r["t"] - r["t_start"] >= 0.49 for r in sleepy)
 ' "$T/log" "${#B1}"
 check "log holds no key" eval '! grep -q "$KEY" "$T/log"'
 
+# Prompt caching: a marked prefix is written once, then read.
+P400=$(printf 'p%.0s' $(seq 400))
+cmsg() {	# cmsg MODEL PREFIX TEXT: system text marked for caching
+	printf '{"model":"%s","max_tokens":64,"system":[{"type":"text",' "$1"
+	printf '"text":"%s","cache_control":{"type":"ephemeral"}}],' "$2"
+	printf '"messages":[{"role":"user","content":"%s"}]}' "$3"
+}
+ant "$(cmsg claude-test "$P400" 'first ask')"
+check "cache: a new marked prefix is written" jcheck '(lambda u:
+    u["cache_creation_input_tokens"] == 100 and
+    u["cache_read_input_tokens"] == 0 and
+    u["input_tokens"] == (400 + len("first ask")) // 4 + 1 - 100)(d["usage"])'
+ant "$(cmsg claude-test "$P400" 'second ask, other text')"
+check "cache: the same prefix is then read" jcheck '(lambda u:
+    u["cache_read_input_tokens"] == 100 and
+    u["cache_creation_input_tokens"] == 0 and
+    u["input_tokens"] == (400 + len("second ask, other text")) // 4 + 1 -
+    100)(d["usage"])'
+ant "$(cmsg claude-other "$P400" 'first ask')"
+check "cache: another model has its own cache" jcheck \
+    'd["usage"]["cache_creation_input_tokens"] == 100'
+ant "$(msg 'first ask' "$P400")"
+check "cache: no marker, no cache" jcheck \
+    'd["usage"]["cache_creation_input_tokens"] == 0 and
+    d["usage"]["cache_read_input_tokens"] == 0'
+ant '{"model":"claude-test","max_tokens":64,"system":"'"$P400"'","messages":[{"role":"user","content":[{"type":"text","text":"'"$P400"'","cache_control":{"type":"ephemeral"}},{"type":"text","text":"tail"}]}]}'
+check "cache: a marker in a message covers the system text too" jcheck \
+    'd["usage"]["cache_creation_input_tokens"] == 200'
+pids=
+for i in 1 2; do
+	curl -s -m 10 -o "$T/cpar$i" -H "x-api-key: $KEY" \
+	    -H 'anthropic-version: 2023-06-01' \
+	    --data-binary "$(cmsg claude-test "q$P400" "sleepy cache $i")" \
+	    "$URL/v1/messages" &
+	pids="$pids $!"
+done
+wait $pids
+check "cache: two requests in flight together both write" python3 -c '
+import json, sys
+for f in sys.argv[1:]:
+    u = json.load(open(f))["usage"]
+    assert u["cache_creation_input_tokens"] == 100, u
+' "$T/cpar1" "$T/cpar2"
+check "cache: the log shows the marked prefix" python3 -c '
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+c = [r for r in recs if r["prompt"] == "first ask" and r["model"] == "claude-test"]
+assert c and c[0]["cache_prefix_bytes"] == 400, c
+assert c[0]["usage"]["cache_creation_input_tokens"] == 100
+' "$T/log"
+
+# Message Batches.
+get() {		# get URL: a GET with the usual headers
+	code=$(curl -s -m 10 -o "$T/out" -D "$T/hdr" -w '%{http_code}' \
+	    -H "x-api-key: $KEY" -H 'anthropic-version: 2023-06-01' "$1")
+	rc=$?
+}
+BB='{"requests":[{"custom_id":"one-1","params":{"model":"claude-test","max_tokens":50,"messages":[{"role":"user","content":"batched\nFiles to write:\n- b1.txt"}]}},{"custom_id":"two_2","params":{"model":"claude-test","messages":[{"role":"user","content":"no max_tokens"}]}}]}'
+post /v1/messages/batches "$BB" -H "x-api-key: $KEY" \
+    -H 'anthropic-version: 2023-06-01'
+check "batch: created" is "$code" 200
+check "batch: in progress at first" jcheck 'd["type"] == "message_batch" and
+    d["id"].startswith("msgbatch_") and
+    d["processing_status"] == "in_progress" and
+    d["request_counts"]["processing"] == 2 and d["results_url"] is None and
+    d["ended_at"] is None and d["created_at"].endswith("Z")'
+BID=$(jget 'd["id"]')
+get "$URL/v1/messages/batches/$BID"
+check "batch: still in progress before --batch-ms" jcheck \
+    'd["processing_status"] == "in_progress"'
+get "$URL/v1/messages/batches/$BID/results"
+check "batch: no results while in progress" is "$code" 400
+sleep 1.5
+get "$URL/v1/messages/batches/$BID"
+check "batch: ended after --batch-ms" jcheck \
+    'd["processing_status"] == "ended" and d["request_counts"] == {
+    "processing": 0, "succeeded": 1, "errored": 1, "canceled": 0,
+    "expired": 0} and d["results_url"].endswith("/v1/messages/batches/" +
+    d["id"] + "/results") and d["ended_at"] is not None'
+RURL=$(jget 'd["results_url"]')
+get "$RURL"
+check "batch: results are JSONL by custom_id" python3 -c '
+import json, sys
+rs = {}
+for line in open(sys.argv[1]).read().splitlines():
+    r = json.loads(line)
+    rs[r["custom_id"]] = r["result"]
+assert set(rs) == {"one-1", "two_2"}, rs
+ok = rs["one-1"]
+assert ok["type"] == "succeeded"
+m = ok["message"]
+assert m["type"] == "message" and m["stop_reason"] == "end_turn"
+assert m["content"][0]["text"].startswith("b1.txt\n```\n")
+assert m["usage"]["output_tokens"] > 0
+bad = rs["two_2"]
+assert bad["type"] == "errored"
+assert bad["error"]["error"]["type"] == "invalid_request_error"
+assert "max_tokens" in bad["error"]["error"]["message"]
+' "$T/out"
+get "$RURL"
+check "batch: the results are the same when fetched again" python3 -c '
+import json, sys
+assert len(open(sys.argv[1]).read().splitlines()) == 2' "$T/out"
+get "$URL/v1/messages/batches/msgbatch_nope"
+check "batch: an unknown batch is 404" is "$code" 404
+post /v1/messages/batches '{"requests":[{"custom_id":"a","params":{}},{"custom_id":"a","params":{}}]}' \
+    -H "x-api-key: $KEY" -H 'anthropic-version: 2023-06-01'
+check "batch: a repeated custom_id is refused" is "$code" 400
+post /v1/messages/batches '{"requests":[]}' -H "x-api-key: $KEY" \
+    -H 'anthropic-version: 2023-06-01'
+check "batch: no requests is refused" is "$code" 400
+post /v1/messages/batches "$BB" -H 'anthropic-version: 2023-06-01'
+check "batch: no key is 401" is "$code" 401
+check "batch: the log has the creation and each request" python3 -c '
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+c = [r for r in recs if r["path"] == "/v1/messages/batches" and r["status"] == 200]
+assert len(c) == 1 and c[0]["batch_requests"] == 2, c
+items = [r for r in recs if r.get("custom_id")]
+assert sorted(r["custom_id"] for r in items) == ["one-1", "two_2"]
+assert all(r["batch"] == c[0]["batch"] and r["path"] == "/v1/messages" for r in items)
+assert [r["targets"] for r in items if r["status"] == 200] == [["b1.txt"]]
+' "$T/log"
+
 # Reloading the script when it changes.
 sleep 0.05
 echo '[{"match": "flaky-one", "status": 418},
@@ -379,8 +503,8 @@ check "SIGTERM: exit 0" is "$st" 0
 check "SIGTERM: stopped in ${el} ms (< 2000)" [ "$el" -lt 2000 ]
 check "SIGTERM: port file removed" [ ! -e "$T/port" ]
 
-# --delay-ms, and many parallel requests.
-start --delay-ms 300
+# --delay-ms, and many parallel requests; --cache-min-tokens.
+start --delay-ms 300 --cache-min-tokens 101
 t0=$(ms)
 pids=
 for i in $(seq 12); do
@@ -395,6 +519,13 @@ el=$(( $(ms) - t0 ))
 check "12 parallel requests all 200" is "$(cat "$T"/par* | sort -u)" 200
 check "--delay-ms 300, 12 parallel in ${el} ms (300..2400; serial 3600)" \
     [ "$el" -ge 300 -a "$el" -lt 2400 ]
+ant "$(cmsg claude-test "$P400" 'short prefix')"
+check "--cache-min-tokens: a shorter prefix is not cached" jcheck \
+    'd["usage"]["cache_creation_input_tokens"] == 0 and
+    d["usage"]["cache_read_input_tokens"] == 0'
+ant "$(cmsg claude-test "$P400$P400" 'long prefix')"
+check "--cache-min-tokens: a longer one is" jcheck \
+    'd["usage"]["cache_creation_input_tokens"] == 200'
 kill -TERM "$PID"
 wait "$PID"
 check "second server: exit 0" is "$?" 0

@@ -35,6 +35,7 @@ group_teardown(void **state)
 {
 	(void)state;
 	unlink("spec.md");
+	unlink("ctx.md");
 	if (chdir(olddir) == -1 || rmdir(dir) == -1)
 		return -1;
 	return 0;
@@ -232,6 +233,175 @@ test_body_refuses_bad_inputs(void **state)
 	plan_free(p);
 }
 
+/* The context files enter the key by content; the cache marker does
+ * not enter it at all. */
+static void
+test_key_follows_context_not_marker(void **state)
+{
+	char base[65], ctx[65], k[65];
+
+	(void)state;
+	put("ctx.md", "shared context\n");
+	key_of(BASE, "one\n", NULL, "a.md", base);
+	key_of("context = ctx.md\n" BASE, "one\n", NULL, "a.md", ctx);
+	assert_string_not_equal(base, ctx);
+	key_of("context = ./ctx.md  ctx.md\n" BASE, "one\n", NULL, "a.md", k);
+	assert_string_equal(ctx, k);	/* the same file, once */
+	key_of("context = ctx.md\n" BASE, "one\n", "cache_min_tokens=0",
+	    "a.md", k);
+	assert_string_equal(ctx, k);
+	key_of("context = ctx.md\n" BASE, "one\n", "cache_min_tokens=99999",
+	    "a.md", k);
+	assert_string_equal(ctx, k);
+	put("ctx.md", "other context\n");
+	key_of("context = ctx.md\n" BASE, "one\n", NULL, "a.md", k);
+	assert_string_not_equal(ctx, k);
+}
+
+/* The body of the first task of plan text: parsed JSON, and the spec
+ * in *sp (cleared by the caller). */
+static json_t *
+body_of(const char *text, struct spec *sp, struct plan **pp,
+    struct dag **dp)
+{
+	json_error_t jerr;
+	char *err = NULL, *body;
+	json_t *root;
+
+	*pp = plan_new();
+	assert_int_equal(parser_load_mem(*pp, "Planfile", text, strlen(text)),
+	    0);
+	assert_non_null(*dp = dag_build(*pp));
+	memset(sp, 0, sizeof(*sp));
+	assert_int_equal(request_spec(sp, *pp, (*dp)->tasks[0], &err), 0);
+	assert_non_null(body = request_body(sp, (*dp)->tasks[0], &err));
+	assert_non_null(root = json_loads(body, 0, &jerr));
+	free(body);
+	return root;
+}
+
+static void
+test_body_context_and_cache_marker(void **state)
+{
+	struct plan *p;
+	struct dag *d;
+	struct spec sp;
+	json_t *root, *sys, *b0, *b1, *cc;
+	const char *user;
+	char *dumped;
+
+	(void)state;
+	put("spec.md", "the spec\n");
+	put("ctx.md", "shared context\n");
+
+	/* Over the minimum: two system blocks, the last one marked. */
+	root = body_of("cache_min_tokens = 10\ncontext = ctx.md\n"
+	    "a.md: spec.md ctx.md\n\tWrite a.\n", &sp, &p, &d);
+	assert_true(sp.cache_mark);
+	assert_int_equal(sp.cache_min, 10);
+	sys = json_object_get(root, "system");
+	assert_true(json_is_array(sys));
+	assert_int_equal(json_array_size(sys), 2);
+	b0 = json_array_get(sys, 0);
+	b1 = json_array_get(sys, 1);
+	assert_null(json_object_get(b0, "cache_control"));
+	assert_non_null(strstr(json_string_value(json_object_get(b0, "text")),
+	    "fenced"));
+	assert_string_equal(json_string_value(json_object_get(b1, "text")),
+	    "File ctx.md:\n```\nshared context\n```\n\n");
+	cc = json_object_get(b1, "cache_control");
+	assert_string_equal(json_string_value(json_object_get(cc, "type")),
+	    "ephemeral");
+	/* A context file that is also a prerequisite is sent once. */
+	user = json_string_value(json_object_get(json_array_get(
+	    json_object_get(root, "messages"), 0), "content"));
+	assert_null(strstr(user, "shared context"));
+	assert_non_null(strstr(user, "the spec"));
+	json_decref(root);
+	spec_clear(&sp);
+	dag_free(d);
+	plan_free(p);
+
+	/* Below the minimum (Haiku 4.5: 4096 tokens): no marker. */
+	root = body_of("context = ctx.md\n" BASE, &sp, &p, &d);
+	assert_false(sp.cache_mark);
+	assert_int_equal(sp.cache_min, 4096);
+	sys = json_object_get(root, "system");
+	assert_int_equal(json_array_size(sys), 2);
+	assert_null(json_object_get(json_array_get(sys, 1), "cache_control"));
+	json_decref(root);
+	spec_clear(&sp);
+	dag_free(d);
+	plan_free(p);
+
+	/* No context, a marked system text: one block, marked. */
+	root = body_of("cache_min_tokens = 0\n" BASE, &sp, &p, &d);
+	sys = json_object_get(root, "system");
+	assert_int_equal(json_array_size(sys), 1);
+	assert_non_null(json_object_get(json_array_get(sys, 0),
+	    "cache_control"));
+	json_decref(root);
+	spec_clear(&sp);
+	dag_free(d);
+	plan_free(p);
+
+	/* OpenAI: one system message holding the context, no marker. */
+	root = body_of("tier.cheap = openai:gpt-x\ncache_min_tokens = 0\n"
+	    "context = ctx.md\n" BASE, &sp, &p, &d);
+	assert_false(sp.cache_mark);
+	sys = json_array_get(json_object_get(root, "messages"), 0);
+	assert_string_equal(json_string_value(json_object_get(sys, "role")),
+	    "system");
+	assert_non_null(strstr(json_string_value(json_object_get(sys,
+	    "content")), "shared context"));
+	dumped = json_dumps(root, 0);
+	assert_null(strstr(dumped, "cache_control"));
+	free(dumped);
+	json_decref(root);
+	spec_clear(&sp);
+	dag_free(d);
+	plan_free(p);
+}
+
+/* A context file that cannot be read is an error at the setting. */
+static void
+test_context_errors(void **state)
+{
+	struct plan *p;
+	struct dag *d;
+	struct spec sp;
+	char *err = NULL;
+	const char *text = "context = nope.md\n" BASE;
+
+	(void)state;
+	p = plan_new();
+	assert_int_equal(parser_load_mem(p, "Planfile", text, strlen(text)),
+	    0);
+	assert_non_null(d = dag_build(p));
+	memset(&sp, 0, sizeof(sp));
+	assert_int_equal(request_spec(&sp, p, d->tasks[0], &err), -1);
+	assert_non_null(strstr(err, "Planfile:1:1: "));
+	assert_non_null(strstr(err, "nope.md"));
+	free(err);
+	spec_clear(&sp);
+	dag_free(d);
+	plan_free(p);
+}
+
+static void
+test_cache_min_table(void **state)
+{
+	(void)state;
+	assert_int_equal(request_cache_min("claude-haiku-4-5-20251001", -1),
+	    4096);
+	assert_int_equal(request_cache_min("claude-sonnet-4-5", -1), 1024);
+	assert_int_equal(request_cache_min("claude-opus-4-7", -1), 2048);
+	assert_int_equal(request_cache_min("claude-opus-4-1", -1), 1024);
+	assert_int_equal(request_cache_min("claude-opus-5", -1), 512);
+	assert_int_equal(request_cache_min("something-else", -1), 1024);
+	assert_int_equal(request_cache_min("claude-haiku-4-5", 300), 300);
+}
+
 int
 main(void)
 {
@@ -241,6 +411,10 @@ main(void)
 		cmocka_unit_test(test_key_ignores_credentials_and_comments),
 		cmocka_unit_test(test_body_fields),
 		cmocka_unit_test(test_body_refuses_bad_inputs),
+		cmocka_unit_test(test_key_follows_context_not_marker),
+		cmocka_unit_test(test_body_context_and_cache_marker),
+		cmocka_unit_test(test_context_errors),
+		cmocka_unit_test(test_cache_min_table),
 	};
 
 	return cmocka_run_group_tests_name("key", tests, group_setup,
