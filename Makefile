@@ -27,7 +27,8 @@ UNITBIN	 = $(UNIT:tests/unit/%.c=build/san/%)
 # Debian packages: build, test, and the tools the tests and docs use.
 DEBS	 = build-essential pkg-config ca-certificates curl \
 	   libcurl4-openssl-dev libyaml-dev libjansson-dev libpcre2-dev \
-	   libssl-dev libcmocka-dev libmicrohttpd-dev mandoc python3
+	   libssl-dev libcmocka-dev libmicrohttpd-dev mandoc python3 \
+	   python3-jsonschema python3-yaml
 
 .PHONY: all deps check test unit cli demo install clean lint bench
 
