@@ -33,6 +33,27 @@ dag_normpath(const char *path)
 	return buf_detach(&b);
 }
 
+/* Whether path is already as dag_normpath() writes it: no empty or "."
+ * part, no trailing '/'.  Most paths are, and need no copy to look up. */
+static int
+is_normal(const char *path)
+{
+	const char *p;
+
+	if (path[0] == '\0' || (path[0] == '.' && (path[1] == '/' ||
+	    path[1] == '\0')))
+		return 0;
+	for (p = path; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		if (p[1] == '/' || p[1] == '\0')
+			return p == path && p[1] == '\0';
+		if (p[1] == '.' && (p[2] == '/' || p[2] == '\0'))
+			return 0;
+	}
+	return 1;
+}
+
 /* The node for path, created on first mention at l. */
 static struct node *
 dag_node(struct dag *d, const char *path, const struct loc *l)
@@ -40,10 +61,16 @@ dag_node(struct dag *d, const char *path, const struct loc *l)
 	struct node *n;
 	char *norm;
 
-	norm = dag_normpath(path);
-	if ((n = smap_get(&d->bypath, norm)) != NULL) {
-		free(norm);
-		return n;
+	if (is_normal(path)) {
+		if ((n = smap_get(&d->bypath, path)) != NULL)
+			return n;
+		norm = xstrdup(path);
+	} else {
+		norm = dag_normpath(path);
+		if ((n = smap_get(&d->bypath, norm)) != NULL) {
+			free(norm);
+			return n;
+		}
 	}
 	n = xcalloc(1, sizeof(*n));
 	n->path = norm;
@@ -64,10 +91,31 @@ dag_find(struct dag *d, const char *path)
 	struct node *n;
 	char *norm;
 
+	if (is_normal(path))
+		return smap_get(&d->bypath, path);
 	norm = dag_normpath(path);
 	n = smap_get(&d->bypath, norm);
 	free(norm);
 	return n;
+}
+
+/* Whether another error may be reported; at DIAG_MAX_ERRORS, say so
+ * once and return 0 (a plan of 100,000 tasks may miss as many inputs). */
+static int
+dag_room(struct dag *d)
+{
+	struct loc l;
+
+	if (d->stopped)
+		return 0;
+	if (diag_nerrors() - d->nerr0 < DIAG_MAX_ERRORS)
+		return 1;
+	l.file = d->file;
+	l.line = 0;
+	l.col = 0;
+	diag_error(&l, "too many errors");
+	d->stopped = 1;
+	return 0;
 }
 
 /* Make a task of rule r, claiming its targets. */
@@ -89,6 +137,8 @@ dag_add_task(struct dag *d, struct plan *p, struct rule *r)
 		if (!n->phony)
 			t->phony = 0;
 		if (n->producer != NULL && n->producer != t) {
+			if (!dag_room(d))
+				continue;
 			diag_error(&r->tlocs[i], "target '%s' is made by two "
 			    "rules", n->path);
 			diag_note(&n->producer->rule->loc, "first made by "
@@ -116,6 +166,20 @@ dag_add_rdep(struct task *dep, struct task *t)
 	dep->rdeps[dep->nrdeps++] = t;
 }
 
+/* 0 when the file of n exists, else stat()'s errno; asked once per
+ * node however many tasks read it. */
+static int
+node_missing(struct node *n)
+{
+	struct stat st;
+
+	if (!n->statted) {
+		n->statted = 1;
+		n->staterr = stat(n->path, &st) == -1 ? errno : 0;
+	}
+	return n->staterr;
+}
+
 /* Resolve t's prerequisites into nodes and dependency edges.  A
  * prerequisite no rule makes must be an existing file. */
 static void
@@ -123,7 +187,6 @@ dag_link(struct dag *d, struct task *t)
 {
 	struct rule *r = t->rule;
 	struct node *n;
-	struct stat st;
 	size_t i, j;
 
 	t->ins = xcalloc(r->nprereqs, sizeof(*t->ins));
@@ -132,14 +195,16 @@ dag_link(struct dag *d, struct task *t)
 		n = dag_node(d, r->prereqs[i], &r->plocs[i]);
 		t->ins[t->nins++] = n;
 		if (n->producer == NULL) {
+			if (!dag_room(d))
+				continue;
 			if (n->phony)
 				diag_error(&r->plocs[i], "no rule makes "
 				    "'%s', which is .PHONY", n->path);
-			else if (stat(n->path, &st) == -1)
+			else if (node_missing(n) != 0)
 				diag_error(&r->plocs[i], "'%s' needs '%s', "
 				    "which no rule makes and which cannot be "
 				    "read: %s", t->name, n->path,
-				    strerror(errno));
+				    strerror(n->staterr));
 			continue;
 		}
 		for (j = 0; j < t->ndeps; j++)
@@ -218,7 +283,8 @@ dag_check_cycles(struct dag *d)
 
 				while (stack[k] != u)
 					k--;
-				dag_report_cycle(stack, k, top);
+				if (dag_room(d))
+					dag_report_cycle(stack, k, top);
 			} else if (mark[u->id] == 0) {
 				mark[u->id] = 1;
 				stack[++top] = u;
@@ -240,6 +306,8 @@ dag_build(struct plan *p)
 
 	before = diag_nerrors();
 	d = xcalloc(1, sizeof(*d));
+	d->nerr0 = before;
+	d->file = p->file;
 	d->tasks = xcalloc(p->nrules, sizeof(*d->tasks));
 	for (i = 0; i < p->nrules; i++)
 		dag_add_task(d, p, p->rules[i]);
