@@ -24,13 +24,23 @@ LIBSAN	 = $(filter-out build/san/main.o,$(SANOBJ))
 UNIT	 = $(sort $(wildcard tests/unit/test_*.c))
 UNITBIN	 = $(UNIT:tests/unit/%.c=build/san/%)
 
+# libFuzzer targets (make fuzz): clang with Debian's compiler-rt, whose
+# libclang_rt.fuzzer comes in libclang-rt-dev.
+FUZZTIME ?= 30
+FUZZCC	 = clang
+FUZZSAN	 = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	   -fno-omit-frame-pointer
+FUZZOBJ	 = $(filter-out build/fuzz/main.o,$(SRC:src/%.c=build/fuzz/%.o))
+FUZZERS	 = build/fuzz/fuzz_planfile build/fuzz/fuzz_yaml
+.PRECIOUS: build/fuzz/%.o
+
 # Debian packages: build, test, and the tools the tests and docs use.
 DEBS	 = build-essential pkg-config ca-certificates curl \
 	   libcurl4-openssl-dev libyaml-dev libjansson-dev libpcre2-dev \
 	   libssl-dev libcmocka-dev libmicrohttpd-dev mandoc python3 \
-	   python3-jsonschema python3-yaml
+	   python3-jsonschema python3-yaml clang libclang-rt-dev
 
-.PHONY: all deps check test unit cli demo install clean lint bench
+.PHONY: all deps check test unit cli demo install clean lint bench fuzz
 
 all: planmake
 
@@ -59,6 +69,15 @@ build/fakellm: tests/fakellm/fakellm.c
 	    $$(pkg-config --cflags --libs libmicrohttpd jansson libcrypto) \
 	    -lpthread
 
+build/fuzz/%.o: src/%.c $(HDR)
+	@mkdir -p build/fuzz
+	$(FUZZCC) -O1 -g $(FUZZSAN) -fsanitize=fuzzer-no-link $(PMCFLAGS) \
+	    $(EXTRA_CFLAGS) -c -o $@ $<
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZOBJ)
+	$(FUZZCC) -O1 -g $(FUZZSAN) -fsanitize=fuzzer $(PMCFLAGS) \
+	    $(EXTRA_CFLAGS) -o $@ $< $(FUZZOBJ) $(PKGLIBS)
+
 # Install the Debian packages that are missing (as root, no questions).
 deps:
 	@missing=""; for p in $(DEBS); do \
@@ -76,6 +95,19 @@ check: deps
 
 test: build/san/planmake build/fakellm $(UNITBIN)
 	@sh tests/run.sh $(UNITBIN)
+
+# Run each fuzzer for FUZZTIME seconds (ASan, UBSan); see tests/fuzz/run.sh.
+fuzz: deps
+	@$(MAKE) --no-print-directory $(FUZZERS)
+	@sh tests/fuzz/run.sh $(FUZZTIME)
+
+# Time loading a plan of BENCHN tasks against ninja on the same graph;
+# installs the tools it times with (not needed by check).
+BENCHN	?= 100000
+bench: deps
+	@$(MAKE) --no-print-directory deps DEBS="ninja-build hyperfine time"
+	@$(MAKE) --no-print-directory planmake
+	@sh tests/bench/load.sh $(BENCHN)
 
 demo: deps
 	@$(MAKE) --no-print-directory planmake build/fakellm
