@@ -27,6 +27,7 @@ struct yamlplan {
 	size_t		 len;
 	size_t		*lines;		/* where each line starts; lazily */
 	size_t		 nlines;
+	int		 ascii;		/* no byte over 0x7f: marks are bytes */
 	yaml_document_t	 doc;
 	int		 nerr0;		/* diag_nerrors() when we began */
 	int		 stopped;	/* too many errors */
@@ -88,6 +89,8 @@ mark_offset(struct yamlplan *y, yaml_mark_t m)
 	const unsigned char *s = (const unsigned char *)y->src;
 	size_t off, i;
 
+	if (y->ascii)
+		return m.index < y->len ? m.index : y->len;
 	if (y->lines == NULL)
 		make_lines(y);
 	if (m.line >= y->nlines)
@@ -135,9 +138,12 @@ mark_loc(struct yamlplan *y, yaml_mark_t m, struct loc *l)
 {
 	size_t off;
 
-	off = mark_offset(y, m);
 	l->file = y->file;
 	l->line = (int)m.line + 1;
+	l->col = (int)m.column + 1;
+	if (y->ascii)
+		return l;
+	off = mark_offset(y, m);
 	if (y->lines != NULL && m.line < y->nlines)
 		l->col = (int)(off - y->lines[m.line]) + 1;
 	else
@@ -313,19 +319,35 @@ unknown_key(struct yamlplan *y, const yaml_node_t *k, const char *name,
 		    where);
 }
 
-/* The key of pair pr of a mapping, or NULL when it is not a string or
- * repeats one in seen (reported).  seen maps keys to their nodes. */
+/* The key of pair pr of mapping map, or NULL when it is not a string or
+ * repeats an earlier key (reported).  A small mapping is searched; a
+ * large one keeps its keys in seen, mapped to their nodes. */
 static const char *
-pair_key(struct yamlplan *y, const yaml_node_pair_t *pr, struct smap *seen)
+pair_key(struct yamlplan *y, const yaml_node_t *map,
+    const yaml_node_pair_t *pr, struct smap *seen)
 {
-	yaml_node_t *k, *first;
+	const yaml_node_pair_t *q;
+	yaml_node_t *k, *qk, *first;
 	const char *name;
 	struct loc l;
 
 	k = node(y, pr->key);
 	if ((name = scalar(y, k, "a key")) == NULL)
 		return NULL;
-	if ((first = smap_get(seen, name)) != NULL) {
+	first = NULL;
+	if (map->data.mapping.pairs.top - map->data.mapping.pairs.start > 16) {
+		if ((first = smap_get(seen, name)) == NULL)
+			smap_put(seen, name, k);
+	} else
+		for (q = map->data.mapping.pairs.start; q < pr && !first; q++) {
+			qk = node(y, q->key);
+			if (qk->type == YAML_SCALAR_NODE &&
+			    qk->data.scalar.length == k->data.scalar.length &&
+			    memcmp(qk->data.scalar.value, name,
+			    k->data.scalar.length) == 0)
+				first = qk;
+		}
+	if (first != NULL) {
 		if (room(y)) {
 			diag_error(node_loc(y, k, &l), "duplicate key '%s'",
 			    name);
@@ -334,7 +356,6 @@ pair_key(struct yamlplan *y, const yaml_node_pair_t *pr, struct smap *seen)
 		}
 		return NULL;
 	}
-	smap_put(seen, name, k);
 	return name;
 }
 
@@ -557,7 +578,7 @@ load_vars(struct yamlplan *y, yaml_node_t *n)
 	}
 	for (pr = n->data.mapping.pairs.start;
 	    pr < n->data.mapping.pairs.top && room(y); pr++) {
-		if ((name = pair_key(y, pr, &seen)) == NULL)
+		if ((name = pair_key(y, n, pr, &seen)) == NULL)
 			continue;
 		node_loc(y, node(y, pr->key), &l);
 		if (!is_name(name, strlen(name))) {
@@ -611,7 +632,7 @@ load_settings(struct yamlplan *y, yaml_node_t *n)
 	}
 	for (pr = n->data.mapping.pairs.start;
 	    pr < n->data.mapping.pairs.top && room(y); pr++) {
-		if ((name = pair_key(y, pr, &seen)) == NULL)
+		if ((name = pair_key(y, n, pr, &seen)) == NULL)
 			continue;
 		if (!plan_is_setting(name)) {
 			unknown_setting(y, node(y, pr->key), name);
@@ -918,7 +939,7 @@ load_task(struct yamlplan *y, yaml_node_t *n)
 	    n->data.mapping.pairs.start) + 1, sizeof(*tp.sets));
 	for (pr = n->data.mapping.pairs.start;
 	    pr < n->data.mapping.pairs.top; pr++) {
-		if ((name = pair_key(y, pr, &seen)) == NULL)
+		if ((name = pair_key(y, n, pr, &seen)) == NULL)
 			tp.err = 1;
 		else
 			task_pair(y, &tp, name, node(y, pr->key),
@@ -1002,7 +1023,7 @@ load_root(struct yamlplan *y, yaml_node_t *root)
 	memset(part, 0, sizeof(part));
 	for (pr = root->data.mapping.pairs.start;
 	    pr < root->data.mapping.pairs.top; pr++) {
-		if ((name = pair_key(y, pr, &seen)) == NULL)
+		if ((name = pair_key(y, root, pr, &seen)) == NULL)
 			continue;
 		for (i = 0; i < NKEYS(top_keys); i++)
 			if (strcmp(name, top_keys[i]) == 0)
@@ -1058,6 +1079,7 @@ yamlplan_run(struct yamlplan *y, const char *text, size_t len)
 	yaml_parser_t ps;
 	yaml_node_t *root;
 	struct loc l;
+	size_t i;
 
 	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
 		text += 3;
@@ -1065,6 +1087,9 @@ yamlplan_run(struct yamlplan *y, const char *text, size_t len)
 	}
 	y->src = text;
 	y->len = len;
+	y->ascii = 1;
+	for (i = 0; i < len && y->ascii; i++)
+		y->ascii = (unsigned char)text[i] < 0x80;
 	if (!yaml_parser_initialize(&ps))
 		fatal("out of memory");
 	yaml_parser_set_input_string(&ps, (const unsigned char *)text, len);

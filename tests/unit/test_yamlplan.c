@@ -313,6 +313,9 @@ test_columns_bom_crlf(void **state)
 	    "    d\xc3\xa9ps: x\r\n",
 	    "plan.yaml:3:5: error: unknown key 'd\xc3\xa9ps' in a task; "
 	    "did you mean 'deps'?\n");
+	fails_with("tasks:\r\n  - targets: a\r\n\r\n    dpes: x\r\n",
+	    "plan.yaml:4:5: error: unknown key 'dpes' in a task; did you "
+	    "mean 'deps'?\n");
 	fails_with("tasks: [{targets: \xc3\xa9, deps: {a: b}}]\n",
 	    "plan.yaml:1:29: error: 'deps' must be a string or a list of "
 	    "strings, not a mapping\n");
@@ -415,6 +418,10 @@ test_duplicate_keys(void **state)
 	fails_with("vars:\n  A: 1\n  A: 2\n",
 	    "plan.yaml:3:3: error: duplicate key 'A'\n"
 	    "plan.yaml:2:3: note: 'A' first given here\n");
+	fails_with("vars: {A: 1, B: 1, C: 1, D: 1, E: 1, F: 1, G: 1, H: 1, "
+	    "I: 1, J: 1, K: 1, L: 1, M: 1, N: 1, O: 1, P: 1, Q: 1, B: 2}\n",
+	    "plan.yaml:1:110: error: duplicate key 'B'\n"
+	    "plan.yaml:1:14: note: 'B' first given here\n");
 	fails_with("tasks:\n  - targets: a\n    prompt: x\n    prompt: y\n",
 	    "plan.yaml:4:5: error: duplicate key 'prompt'\n"
 	    "plan.yaml:3:5: note: 'prompt' first given here\n");
