@@ -25,12 +25,23 @@ LIBSAN	 = $(filter-out build/san/main.o,$(SANOBJ))
 UNIT	 = $(sort $(wildcard tests/unit/test_*.c))
 UNITBIN	 = $(UNIT:tests/unit/%.c=build/san/%)
 
+# libFuzzer targets (make fuzz): clang with Debian's compiler-rt, whose
+# libclang_rt.fuzzer comes in libclang-rt-dev.
+FUZZTIME ?= 30
+FUZZCC	 = clang
+FUZZSAN	 = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	   -fno-omit-frame-pointer
+FUZZOBJ	 = $(filter-out build/fuzz/main.o,$(SRC:src/%.c=build/fuzz/%.o))
+FUZZERS	 = build/fuzz/fuzz_planfile build/fuzz/fuzz_yaml
+.PRECIOUS: build/fuzz/%.o
+
 # Debian packages: build, test, and the tools the tests and docs use.
 DEBS	 = build-essential pkg-config ca-certificates curl \
 	   libcurl4-openssl-dev libyaml-dev libjansson-dev libpcre2-dev \
-	   libssl-dev libcmocka-dev libmicrohttpd-dev mandoc python3
+	   libssl-dev libcmocka-dev libmicrohttpd-dev mandoc python3 \
+	   python3-jsonschema python3-yaml clang libclang-rt-dev
 
-.PHONY: all deps check test demo install clean lint FORCE
+.PHONY: all deps check test demo install clean lint bench fuzz FORCE
 
 all: planmake
 
@@ -72,6 +83,15 @@ build/fakellm: tests/fakellm/fakellm.c build/san/flags
 	    $$(pkg-config --cflags --libs libmicrohttpd jansson libcrypto) \
 	    -lpthread
 
+build/fuzz/%.o: src/%.c $(HDR)
+	@mkdir -p build/fuzz
+	$(FUZZCC) -O1 -g $(FUZZSAN) -fsanitize=fuzzer-no-link $(PMCFLAGS) \
+	    $(EXTRA_CFLAGS) -c -o $@ $<
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZOBJ)
+	$(FUZZCC) -O1 -g $(FUZZSAN) -fsanitize=fuzzer $(PMCFLAGS) \
+	    $(EXTRA_CFLAGS) -o $@ $< $(FUZZOBJ) $(PKGLIBS)
+
 # Install the Debian packages that are missing (as root, no questions).
 # A package counts as there only when dpkg says "install ok installed";
 # when all are, this prints nothing and runs nothing.
@@ -93,13 +113,24 @@ check: deps
 test: build/san/planmake build/fakellm $(UNITBIN)
 	@sh tests/run.sh $(UNITBIN)
 
+# Run each fuzzer for FUZZTIME seconds (ASan, UBSan); see tests/fuzz/run.sh.
+fuzz: deps
+	@$(MAKE) --no-print-directory $(FUZZERS)
+	@sh tests/fuzz/run.sh $(FUZZTIME)
+
+# The benchmarks, with the optimised build; not in check.  Loading a plan
+# of BENCHN tasks against ninja on the same graph, then the scheduler
+# against tests/fakellm.  Installs the tools it times with.
+BENCHN	?= 100000
+bench: deps
+	@$(MAKE) --no-print-directory deps DEBS="ninja-build hyperfine time"
+	@$(MAKE) --no-print-directory planmake build/fakellm
+	@sh tests/bench/load.sh $(BENCHN)
+	@bash tests/bench/bench.sh
+
 demo: deps
 	@$(MAKE) --no-print-directory planmake build/fakellm
 	@sh examples/demo.sh
-
-# Timing against tests/fakellm, with the optimised build; not in check.
-bench: planmake build/fakellm
-	@bash tests/bench/bench.sh
 
 lint:
 	mandoc -Tlint -W warning man/*.[1-8]

@@ -26,6 +26,8 @@ struct node {
 	struct task	*producer;	/* borrowed; NULL for a source file */
 	struct loc	 loc;		/* first mention */
 	int		 phony;
+	int		 statted;	/* staterr is known */
+	int		 staterr;	/* errno of stat(path), or 0 */
 	int		 hashed;	/* hash is valid */
 	char		 hash[65];	/* SHA-256 of the content */
 };
@@ -63,7 +65,7 @@ struct dag {
 
 /* Build the graph of p.  Reports through diag a target made by two
  * rules, a missing input file and a cycle (the whole cycle, a note for
- * each member); returns NULL after any error. */
+ * each member), up to DIAG_MAX_ERRORS; returns NULL after any error. */
 struct dag	*dag_build(struct plan *p);
 void		 dag_free(struct dag *d);
 

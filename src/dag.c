@@ -33,6 +33,27 @@ dag_normpath(const char *path)
 	return buf_detach(&b);
 }
 
+/* Whether path is already as dag_normpath() writes it: no empty or "."
+ * part, no trailing '/'.  Most paths are, and need no copy to look up. */
+static int
+is_normal(const char *path)
+{
+	const char *p;
+
+	if (path[0] == '\0' || (path[0] == '.' && (path[1] == '/' ||
+	    path[1] == '\0')))
+		return 0;
+	for (p = path; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		if (p[1] == '/' || p[1] == '\0')
+			return p == path && p[1] == '\0';
+		if (p[1] == '.' && (p[2] == '/' || p[2] == '\0'))
+			return 0;
+	}
+	return 1;
+}
+
 /* The node for path, created on first mention at l. */
 static struct node *
 dag_node(struct dag *d, const char *path, const struct loc *l)
@@ -40,10 +61,16 @@ dag_node(struct dag *d, const char *path, const struct loc *l)
 	struct node *n;
 	char *norm;
 
-	norm = dag_normpath(path);
-	if ((n = smap_get(&d->bypath, norm)) != NULL) {
-		free(norm);
-		return n;
+	if (is_normal(path)) {
+		if ((n = smap_get(&d->bypath, path)) != NULL)
+			return n;
+		norm = xstrdup(path);
+	} else {
+		norm = dag_normpath(path);
+		if ((n = smap_get(&d->bypath, norm)) != NULL) {
+			free(norm);
+			return n;
+		}
 	}
 	n = xcalloc(1, sizeof(*n));
 	n->path = norm;
@@ -64,6 +91,8 @@ dag_find(struct dag *d, const char *path)
 	struct node *n;
 	char *norm;
 
+	if (is_normal(path))
+		return smap_get(&d->bypath, path);
 	norm = dag_normpath(path);
 	n = smap_get(&d->bypath, norm);
 	free(norm);
@@ -124,6 +153,20 @@ dag_too_many(int nerr0)
 	return diag_nerrors() - nerr0 >= DIAG_MAX_ERRORS;
 }
 
+/* 0 when the file of n exists, else stat()'s errno; asked once per
+ * node however many tasks read it. */
+static int
+node_missing(struct node *n)
+{
+	struct stat st;
+
+	if (!n->statted) {
+		n->statted = 1;
+		n->staterr = stat(n->path, &st) == -1 ? errno : 0;
+	}
+	return n->staterr;
+}
+
 /* Resolve t's prerequisites into nodes and dependency edges.  A
  * prerequisite no rule makes must be an existing file.  Stops early once
  * the graph has too many errors (counted from nerr0). */
@@ -132,7 +175,6 @@ dag_link(struct dag *d, struct plan *p, struct task *t, int nerr0)
 {
 	struct rule *r = t->rule;
 	struct node *n;
-	struct stat st;
 	size_t i, j;
 
 	t->ins = xcalloc(r->nprereqs, sizeof(*t->ins));
@@ -145,11 +187,11 @@ dag_link(struct dag *d, struct plan *p, struct task *t, int nerr0)
 			if (n->phony)
 				diag_error(&r->plocs[i], "no rule makes "
 				    "'%s', which is .PHONY", n->path);
-			else if (stat(n->path, &st) == -1)
+			else if (node_missing(n) != 0)
 				diag_error(&r->plocs[i], "'%s' needs '%s', "
 				    "which no rule makes and which cannot be "
 				    "read: %s", t->name, n->path,
-				    strerror(errno));
+				    strerror(n->staterr));
 			continue;
 		}
 		for (j = 0; j < t->ndeps; j++)

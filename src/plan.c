@@ -6,6 +6,7 @@
 #include "diag.h"
 #include "parser.h"
 #include "util.h"
+#include "yamlplan.h"
 
 /* The deepest chain of variables expanded inside one another. */
 #define EXPAND_DEPTH	1000
@@ -529,7 +530,6 @@ ends_with(const char *path, const char *suffix)
 int
 plan_load(struct plan *p, const char *path)
 {
-	struct loc l;
 	int nerr;
 
 	nerr = diag_nerrors();
@@ -537,14 +537,9 @@ plan_load(struct plan *p, const char *path)
 	free(p->dir);
 	p->file = xstrdup(path);
 	p->dir = path_dirname(path);
-	if (ends_with(path, ".yaml") || ends_with(path, ".yml")) {
-		l.file = plan_intern(p, path);
-		l.line = 0;
-		l.col = 0;
-		/* The YAML loader comes with its own issue. */
-		diag_error(&l, "YAML plans are not supported yet");
-		return -1;
-	}
-	parser_load(p, path);
+	if (ends_with(path, ".yaml") || ends_with(path, ".yml"))
+		yamlplan_load(p, path);
+	else
+		parser_load(p, path);
 	return diag_nerrors() > nerr ? -1 : 0;
 }
