@@ -79,6 +79,8 @@ struct sched {
 	struct report		  report;	/* tokens and cost */
 	struct budget		  budget;	/* --budget */
 	int			  over_budget;	/* it stopped the build */
+	int			  budget_hold;	/* wait for in-flight costs */
+	int			  aborting;	/* a second interrupt came */
 	int			  unpriced;	/* warned of an unknown price */
 	struct warm		  warm;		/* prompt-cache warm-up */
 	struct batches		 *batches;	/* --batch, and resumed ones */
@@ -488,6 +490,8 @@ task_finish(struct sched *s, struct task *t, int ok)
 	size_t i;
 
 	budget_settle(&s->budget, r->reserved ? r->worst : 0, r->cost);
+	if (r->reserved)
+		s->budget_hold = 0;	/* what waited may fit now */
 	r->reserved = 0;
 	r->cost = 0;
 	if (r->warming)
@@ -560,16 +564,19 @@ task_apply(struct sched *s, struct task *t, const char *answer, size_t n,
 	struct extract_file *files;
 	struct run *r = t->run;
 	char *targets[t->nouts ? t->nouts : 1], *err = NULL, *kept, **tmps;
+	FILE *out;
 	size_t i;
 	int rc = 0;
 
 	if (t->phony) {
 		if (e != NULL)
 			sched_cache_put(s, e);
-		fwrite(answer, 1, n, stdout);
+		/* With --json, stdout holds the report alone. */
+		out = s->opts->json ? stderr : stdout;
+		fwrite(answer, 1, n, out);
 		if (n > 0 && answer[n - 1] != '\n')
-			putchar('\n');
-		fflush(stdout);
+			putc('\n', out);
+		fflush(out);
 		return 0;
 	}
 	for (i = 0; i < t->nouts; i++)
@@ -681,12 +688,22 @@ sched_afford(struct sched *s, struct task *t, int batched)
 		r->reserved = 1;
 		return 1;
 	}
+	free(r->body);
+	r->body = NULL;
+	if (s->budget.inflight > 0) {
+		/* Requests in flight hold their worst case; most of it comes
+		 * back when they are answered.  Wait for that, so the same
+		 * plan and budget build the same tasks at any -j. */
+		log_note("'%s' waits for requests in flight to settle the "
+		    "budget", t->name);
+		s->budget_hold = 1;
+		ready_push(s, t);
+		return 0;
+	}
 	log_error("--budget: '%s' could cost up to $%.4f; with $%.4f spent "
 	    "and $%.4f in flight that is over the budget of $%.4f, so "
 	    "nothing more is started", t->name, r->worst, s->budget.spent,
 	    s->budget.inflight, s->budget.limit);
-	free(r->body);
-	r->body = NULL;
 	s->stopping = 1;
 	s->over_budget = 1;
 	return 0;
@@ -797,17 +814,6 @@ task_start(struct sched *s, struct task *t)
 		sched_batch(s, t);
 		return;
 	}
-	if (r->spec.cache_mark) {
-		switch (warm_admit(&s->warm, r->spec.prefix, t)) {
-		case WARM_HOLD:
-			log_note("'%s' waits for the prompt cache to be "
-			    "written", t->name);
-			return;
-		case WARM_FIRST:
-			r->warming = 1;
-			break;
-		}
-	}
 	if ((r->body = request_body(&r->spec, t, &err)) == NULL) {
 		task_fail(s, t, err);
 		free(err);
@@ -815,6 +821,22 @@ task_start(struct sched *s, struct task *t)
 	}
 	if (!sched_afford(s, t, 0))
 		return;
+	if (r->spec.cache_mark) {
+		switch (warm_admit(&s->warm, r->spec.prefix, t)) {
+		case WARM_HOLD:
+			log_note("'%s' waits for the prompt cache to be "
+			    "written", t->name);
+			budget_settle(&s->budget, r->reserved ? r->worst : 0,
+			    0);
+			r->reserved = 0;
+			free(r->body);
+			r->body = NULL;
+			return;
+		case WARM_FIRST:
+			r->warming = 1;
+			break;
+		}
+	}
 	task_send(s, t);
 }
 
@@ -1009,14 +1031,15 @@ sched_loop(struct sched *s)
 			    "flight (interrupt again to abort them)",
 			    s->running, s->running == 1 ? "" : "s");
 			s->stopping = 1;
-		} else if (interrupted > 1 && !s->stopping) {
+		} else if (interrupted > 1 && !s->aborting) {
 			log_error("interrupted: aborting %d request%s in "
 			    "flight", s->running, s->running == 1 ? "" : "s");
 			s->stopping = 1;
+			s->aborting = 1;
 		}
 		if (interrupted > 1 && http_running(s->http) > 0)
 			break;
-		while (!s->stopping && s->ready.len > 0 &&
+		while (!s->stopping && !s->budget_hold && s->ready.len > 0 &&
 		    s->running < s->opts->jobs)
 			task_start(s, ready_pop(s));
 		batch_flush(s->batches);

@@ -61,6 +61,13 @@ pm -f Ask
 check "a phony task again: the same answer, from the cache" \
     sh -c "cmp -s '$T/out' '$T/first' && test \$(grep -c . '$T/fake.log') -eq 1"
 
+# With --json, stdout is the report alone; a phony answer goes to stderr.
+rm -rf "$T/w/.planmake"
+pm -f Ask --json
+check "--json with a phony task: stdout is one JSON object" \
+    python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$T/out"
+check "... and the phony answer is on stderr" grep -q '^fake answer ' "$T/err"
+
 # Interrupted before anything finished: no "nothing to do".
 stop_fake
 rm -rf "$T/w/.planmake" "$T/w/planmake.lock" "$T/w"/*.txt
