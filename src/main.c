@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "dag.h"
 #include "diag.h"
 #include "log.h"
@@ -255,6 +256,16 @@ main(int argc, char **argv)
 			goals[ngoals++] = argv[i];
 
 	d = NULL;
+	if (config_load(NULL, &err) == -1) {
+		/* "file:line:col: error: ..." stands alone, as for plans */
+		if (strstr(err, ": error: ") != NULL)
+			fprintf(stderr, "%s\n", err);
+		else
+			log_error("%s", err);
+		free(err);
+		rc = 2;
+		goto out;
+	}
 	if ((path = find_plan(planfile)) == NULL) {
 		log_error("no Planfile or plan.yaml here (use -f FILE)");
 		rc = 2;
@@ -290,5 +301,6 @@ out:
 	dag_free(d);
 	plan_free(p);
 	free(goals);
+	config_free();
 	return rc;
 }

@@ -12,7 +12,6 @@
 #include "cache.h"
 #include "dag.h"
 #include "extract.h"
-#include "http.h"
 #include "log.h"
 #include "plan.h"
 #include "provider.h"
@@ -35,9 +34,15 @@ struct run {
 	int		 have_spec;
 	int		 need;		/* enum need, from the first pass */
 	char		*why;		/* owned: why it runs */
+	char		*user;		/* owned: the user text, while asked */
 	char		*body;		/* owned: the request, while asked */
-	int		 attempts;
+	int		 attempts;	/* of this round */
 	double		 retry_at;	/* monotonic time of the next try */
+	int		 holds_slot;	/* delayed by the endpoint's limits */
+	struct buf	 answer;	/* the parts of a continued answer */
+	int		 rounds;	/* continuations asked */
+	struct usage	 usage;		/* over all rounds */
+	double		 seconds;	/* over all rounds */
 };
 
 /* Tokens and money for one tier. */
@@ -56,11 +61,13 @@ struct sched {
 	const struct sched_opts	 *opts;
 	struct lock		  lock;
 	char			 *cachedir;
-	struct http		 *http;
+	struct provider		 *prov;
 	struct task		**ready;	/* a FIFO ring of ntasks slots */
 	size_t			  rhead, rlen;
 	struct task		**delayed;	/* waiting to retry */
 	size_t			  ndelayed;
+	size_t			  nholding;	/* of those, the ones waiting
+						 * for the endpoint's limits */
 	int			  running;
 	int			  stopping;	/* start nothing new */
 	int			  fatal;	/* a failure that stops all */
@@ -461,44 +468,49 @@ task_status(struct sched *s, struct task *t, const char *how)
 	    t->name);
 }
 
-/* Send t's request (again). */
+/* Put t aside for d seconds; holds_slot when it waits for the limits of
+ * its endpoint (it then counts against -j). */
+static void
+task_delay(struct sched *s, struct task *t, double d, int holds_slot)
+{
+	struct run *r = t->run;
+
+	r->retry_at = now_mono() + d;
+	r->holds_slot = holds_slot;
+	if (holds_slot)
+		s->nholding++;
+	t->state = TASK_READY;
+	s->delayed = xreallocarray(s->delayed, s->ndelayed + 1,
+	    sizeof(*s->delayed));
+	s->delayed[s->ndelayed++] = t;
+}
+
+/* Send t's request (again), or put it aside while its endpoint is at a
+ * limit. */
 static void
 task_send(struct sched *s, struct task *t)
 {
 	struct run *r = t->run;
-	const char *hdrs[5];
-	char *url, *auth = NULL, *err = NULL;
-	const char *key;
-	int i = 0;
+	char *err = NULL;
+	double wait = 0;
+	int rc;
 
-	key = r->spec.keyvar ? getenv(r->spec.keyvar) : NULL;
-	if (r->spec.wire == WIRE_ANTHROPIC) {
-		xasprintf(&url, "%s/v1/messages", r->spec.base);
-		xasprintf(&auth, "x-api-key: %s", key ? key : "");
-		hdrs[i++] = auth;
-		hdrs[i++] = "anthropic-version: 2023-06-01";
-	} else {
-		xasprintf(&url, "%s/chat/completions", r->spec.base);
-		if (key != NULL) {
-			xasprintf(&auth, "Authorization: Bearer %s", key);
-			hdrs[i++] = auth;
-		}
+	if (r->body == NULL)
+		r->body = request_wire_body(&r->spec, r->user,
+		    r->answer.len > 0 ? r->answer.data : NULL);
+	rc = provider_send(s->prov, &r->spec, r->body, t, &wait, &err);
+	if (rc == 1) {
+		task_delay(s, t, wait, 1);
+		return;
 	}
-	hdrs[i++] = "content-type: application/json";
-	hdrs[i] = NULL;
-	r->attempts++;
-	if (http_post(s->http, url, hdrs, r->body, 900, t, &err) == -1) {
+	if (rc == -1) {
 		task_fail(s, t, err);
 		free(err);
-	} else {
-		t->state = TASK_RUNNING;
-		s->running++;
+		return;
 	}
-	if (auth != NULL) {
-		memset(auth, 0, strlen(auth));	/* holds the key */
-		free(auth);
-	}
-	free(url);
+	r->attempts++;
+	t->state = TASK_RUNNING;
+	s->running++;
 }
 
 /* Answer t from the cache.  Returns 1 when it did, 0 on a miss, -1 when
@@ -572,7 +584,7 @@ task_start(struct sched *s, struct task *t)
 		free(err);
 		return;
 	}
-	if ((r->body = request_body(&r->spec, t, &err)) == NULL) {
+	if ((r->user = request_user_text(&r->spec, t, 0, &err)) == NULL) {
 		task_fail(s, t, err);
 		free(err);
 		return;
@@ -580,65 +592,126 @@ task_start(struct sched *s, struct task *t)
 	task_send(s, t);
 }
 
-/* The delay before try number attempts+1: the server's retry-after when
- * given, else exponential backoff with jitter, at most 30 s. */
+/* The delay before try number attempts+1: the server's retry-after-ms
+ * or retry-after when given, else exponential backoff with jitter, at
+ * most retry_max_wait. */
 static double
-retry_delay(const struct http_result *res, int attempts)
+retry_delay(const struct outcome *o, int attempts, const struct spec *sp)
 {
 	double d;
 
-	if (res->retry_after_ms && (d = atof(res->retry_after_ms)) > 0)
-		return d / 1000;
-	if (res->retry_after && (d = atof(res->retry_after)) > 0)
-		return d;
+	if (o->retry_after > 0)
+		return o->retry_after;
 	d = 0.5 * pow(2, attempts - 1);
-	d *= 0.75 + 0.5 * ((double)rand() / RAND_MAX);
-	return d > 30 ? 30 : d;
+	if (d > sp->retry_max_wait)
+		d = sp->retry_max_wait;
+	return d * (1 - 0.25 * ((double)rand() / RAND_MAX));
 }
 
-/* A request ended: retry it, fail its task, or store and apply it. */
+/* A failed attempt: try again later, or fail t quoting the provider. */
 static void
-on_done(const struct http_result *res, void *arg)
+on_failure(struct sched *s, struct task *t, struct outcome *o)
 {
-	struct sched *s = arg;
-	struct task *t = res->udata;
 	struct run *r = t->run;
-	struct tier_stats *ts;
-	struct cache_entry e;
-	struct reply rep;
-	char *err = NULL;
-	double cost, d;
-	int kind;
+	char *m;
+	double d;
 
-	s->running--;
-	if (provider_parse(&r->spec, res->status, res->body, res->len,
-	    res->neterr, res->reqid, &rep, &err, &kind) == -1) {
-		if (kind == FAIL_RETRY && r->attempts < s->opts->attempts &&
-		    !interrupted) {
-			d = retry_delay(res, r->attempts);
+	if (o->kind == FAIL_RETRY && r->attempts <= r->spec.retries &&
+	    !interrupted && !s->fatal) {
+		d = retry_delay(o, r->attempts, &r->spec);
+		if (d <= r->spec.retry_max_wait) {
 			log_note("'%s': %s; trying again in %.1f s", t->name,
-			    err, d);
-			free(err);
-			r->retry_at = now_mono() + d;
-			t->state = TASK_READY;
-			s->delayed = xreallocarray(s->delayed,
-			    s->ndelayed + 1, sizeof(*s->delayed));
-			s->delayed[s->ndelayed++] = t;
+			    o->err, d);
+			task_delay(s, t, d, 0);
 			return;
 		}
-		if (r->attempts > 1) {
-			char *m;
+		xasprintf(&m, "%s; the server asks to wait %.0f s, longer "
+		    "than retry_max_wait (%g s)", o->err, d,
+		    r->spec.retry_max_wait);
+	} else if (r->attempts > 1)
+		xasprintf(&m, "%s after %d tries", o->err, r->attempts);
+	else
+		m = xstrdup(o->err);
+	task_fail(s, t, m);
+	free(m);
+	if (o->kind == FAIL_STOP && !s->fatal) {
+		s->fatal = 1;
+		s->stopping = 1;
+		log_error("stopping: %s refuses every request until the limit "
+		    "is raised; nothing more is sent", r->spec.provider);
+	}
+}
 
-			xasprintf(&m, "%s after %d tries", err, r->attempts);
-			free(err);
-			err = m;
-		}
-		if (kind == FAIL_FATAL && res->status == 429) {
-			s->fatal = 1;
-			s->stopping = 1;
-		}
-		task_fail(s, t, err);
+/* Fail t whose answer (n bytes) could not be used, keeping it. */
+static void
+fail_keeping(struct sched *s, struct task *t, const char *why,
+    const char *text, size_t n)
+{
+	char *kept, *m;
+
+	kept = keep_answer(s, t, text, n);
+	xasprintf(&m, "%s; the partial answer is kept in %s", why, kept);
+	task_fail(s, t, m);
+	free(m);
+	free(kept);
+}
+
+/* The answer was cut at max_tokens: ask for the rest in a new round,
+ * unless the rounds are used up or the parts do not join. */
+static void
+task_continue(struct sched *s, struct task *t, const struct reply *rep)
+{
+	struct run *r = t->run;
+	char *err = NULL, *m;
+
+	if (provider_join(&r->answer, rep->text, rep->len, r->spec.prefill,
+	    &err) == -1) {
+		xasprintf(&m, "%s: the answer was cut at max_tokens (%ld) and "
+		    "its continuation does not join cleanly: %s",
+		    r->spec.provider, r->spec.max_tokens, err);
+		buf_add(&r->answer, rep->text, rep->len);
+		fail_keeping(s, t, m, r->answer.data, r->answer.len);
+		free(m);
 		free(err);
+		return;
+	}
+	if (r->answer.len == 0 || r->rounds >= r->spec.continuations) {
+		xasprintf(&m, "%s: the answer was cut at max_tokens (%ld) %s",
+		    r->spec.provider, r->spec.max_tokens, r->answer.len == 0 ?
+		    "before any text came" : r->rounds == 0 ?
+		    "and continuations is 0" : "in every round (setting "
+		    "continuations)");
+		fail_keeping(s, t, m, r->answer.data ? r->answer.data : "",
+		    r->answer.len);
+		free(m);
+		return;
+	}
+	r->rounds++;
+	r->attempts = 0;
+	log_note("'%s': the answer was cut at max_tokens (%ld); asking for "
+	    "the rest (continuation %d of at most %d)", t->name,
+	    r->spec.max_tokens, r->rounds, r->spec.continuations);
+	task_send(s, t);
+}
+
+/* A request ended: retry it, fail its task, continue it, or store and
+ * apply the answer. */
+static void
+on_done(struct outcome *o, void *arg)
+{
+	struct sched *s = arg;
+	struct task *t = o->udata;
+	struct run *r = t->run;
+	struct reply *rep = &o->reply;
+	struct tier_stats *ts;
+	struct cache_entry e;
+	const char *text;
+	char *err = NULL;
+	size_t len;
+
+	s->running--;
+	if (!o->ok) {
+		on_failure(s, t, o);
 		return;
 	}
 	free(r->body);
@@ -646,48 +719,92 @@ on_done(const struct http_result *res, void *arg)
 
 	ts = tier_stats(s, r->spec.tier, r->spec.model);
 	ts->requests++;
-	ts->usage.in += rep.usage.in;
-	ts->usage.out += rep.usage.out;
-	ts->usage.cache_write += rep.usage.cache_write;
-	ts->usage.cache_read += rep.usage.cache_read;
-	if ((cost = provider_cost(r->spec.model, &rep.usage)) < 0)
+	ts->usage.in += rep->usage.in;
+	ts->usage.out += rep->usage.out;
+	ts->usage.cache_write += rep->usage.cache_write;
+	ts->usage.cache_read += rep->usage.cache_read;
+	if (rep->cost < 0)
 		ts->unknown_cost = 1;
 	else
-		ts->cost += cost;
-	s->nasked++;
+		ts->cost += rep->cost;
+	r->usage.in += rep->usage.in;
+	r->usage.out += rep->usage.out;
+	r->usage.cache_write += rep->usage.cache_write;
+	r->usage.cache_read += rep->usage.cache_read;
+	r->seconds += o->seconds;
+	if (r->rounds == 0)
+		s->nasked++;
+	if (rep->warning)
+		log_warning("'%s': %s", t->name, rep->warning);
 
-	if (rep.stop == NULL || (strcmp(rep.stop, "end_turn") != 0 &&
-	    strcmp(rep.stop, "stop_sequence") != 0 &&
-	    strcmp(rep.stop, "stop") != 0)) {
-		char *kept = keep_answer(s, t, rep.text, rep.len);
-
-		xasprintf(&err, "%s: the answer stopped with '%s', not at "
-		    "its end (max_tokens is %ld); the partial answer is kept "
-		    "in %s", r->spec.provider, rep.stop ? rep.stop : "nothing",
-		    r->spec.max_tokens, kept);
-		free(kept);
-		task_fail(s, t, err);
+	switch (rep->stop_kind) {
+	case STOP_LIMIT:
+		task_continue(s, t, rep);
+		return;
+	case STOP_CONTEXT:
+		xasprintf(&err, "%s: the answer filled the context window of "
+		    "%s (%ld tokens in, %ld out; the request is %zu bytes): "
+		    "shorten the inputs or split the task", r->spec.provider,
+		    r->spec.model, rep->usage.in + rep->usage.cache_read +
+		    rep->usage.cache_write, rep->usage.out,
+		    strlen(r->user) + strlen(r->spec.system));
+		fail_keeping(s, t, err, rep->text, rep->len);
 		free(err);
-		reply_clear(&rep);
+		return;
+	case STOP_OTHER:
+		xasprintf(&err, "%s: the answer stopped with '%s', not at its "
+		    "end", r->spec.provider, rep->stop ? rep->stop :
+		    "nothing");
+		fail_keeping(s, t, err, rep->text, rep->len);
+		free(err);
 		return;
 	}
 
+	text = rep->text;
+	len = rep->len;
+	if (r->rounds > 0) {
+		if (provider_join(&r->answer, rep->text, rep->len,
+		    r->spec.prefill, &err) == -1) {
+			char *m;
+
+			xasprintf(&m, "%s: the last part of a continued answer "
+			    "does not join cleanly: %s", r->spec.provider, err);
+			buf_add(&r->answer, rep->text, rep->len);
+			fail_keeping(s, t, m, r->answer.data, r->answer.len);
+			free(m);
+			free(err);
+			return;
+		}
+		text = r->answer.data;
+		len = r->answer.len;
+	}
+
+	/* The cache keeps the whole answer under the first request's key. */
 	memset(&e, 0, sizeof(e));
 	memcpy(e.key, r->spec.key, 65);
-	e.model = rep.model;
-	e.answer = rep.text;
-	e.answerlen = rep.len;
-	e.usage = rep.usage;
-	if (task_apply(s, t, rep.text, rep.len, &e, &err) == -1) {
+	e.model = rep->model;
+	e.answer = (char *)text;
+	e.answerlen = len;
+	e.usage = r->usage;
+	if (task_apply(s, t, text, len, &e, &err) == -1) {
 		task_fail(s, t, err);
 		free(err);
 	} else {
-		log_status("[%zu/%zu] %s (%s, %.1f s, %ld+%ld tokens)",
-		    s->nfinished + 1, s->nprompt, t->name, r->spec.tier,
-		    res->seconds, rep.usage.in, rep.usage.out);
+		if (r->rounds > 0)
+			log_status("[%zu/%zu] %s (%s, %.1f s, %ld+%ld tokens, "
+			    "%d parts)", s->nfinished + 1, s->nprompt, t->name,
+			    r->spec.tier, r->seconds, r->usage.in,
+			    r->usage.out, r->rounds + 1);
+		else
+			log_status("[%zu/%zu] %s (%s, %.1f s, %ld+%ld tokens)",
+			    s->nfinished + 1, s->nprompt, t->name,
+			    r->spec.tier, r->seconds, r->usage.in,
+			    r->usage.out);
 		task_finish(s, t, 1);
 	}
-	reply_clear(&rep);
+	buf_free(&r->answer);
+	free(r->user);
+	r->user = NULL;
 }
 
 /* Move delayed tasks whose time has come back to the wire.  Returns the
@@ -697,16 +814,27 @@ sched_retry(struct sched *s)
 {
 	double now, next = -1;
 	struct task *t;
+	struct run *r;
 	size_t i;
 
 	now = now_mono();
 	for (i = 0; i < s->ndelayed; ) {
 		t = s->delayed[i];
-		if (((struct run *)t->run)->retry_at <= now || interrupted) {
+		r = t->run;
+		if (r->retry_at <= now || interrupted || s->fatal) {
 			s->delayed[i] = s->delayed[--s->ndelayed];
+			if (r->holds_slot) {
+				s->nholding--;
+				r->holds_slot = 0;
+			}
 			if (interrupted) {
-				task_fail(s, t, "interrupted while waiting "
-				    "to retry");
+				task_fail(s, t, r->attempts > 0 ?
+				    "interrupted while waiting to retry" :
+				    "interrupted before it was sent");
+				continue;
+			}
+			if (s->fatal) {
+				task_fail(s, t, "not sent: the build stopped");
 				continue;
 			}
 			task_send(s, t);
@@ -735,20 +863,20 @@ sched_loop(struct sched *s)
 		if (interrupted > 1 && s->running > 0)
 			break;
 		while (!s->stopping && s->rlen > 0 &&
-		    s->running < s->opts->jobs)
+		    s->running + (int)s->nholding < s->opts->jobs)
 			task_start(s, ready_pop(s));
 		wait = sched_retry(s);
 		if (s->running == 0 && s->ndelayed == 0 &&
 		    (s->rlen == 0 || s->stopping))
 			break;
 		if (s->running == 0 && s->ndelayed > 0 && wait > 0) {
-			http_poll(s->http, wait > 100 ? 100 : wait, on_done,
-			    s);
+			provider_poll(s->prov, wait > 100 ? 100 : wait,
+			    on_done, s);
 			continue;
 		}
 		if (s->running > 0)
-			http_poll(s->http, wait > 0 && wait < 100 ? wait : 100,
-			    on_done, s);
+			provider_poll(s->prov, wait > 0 && wait < 100 ? wait :
+			    100, on_done, s);
 	}
 }
 
@@ -822,7 +950,9 @@ sched_free(struct sched *s)
 			continue;
 		spec_clear(&r->spec);
 		free(r->why);
+		free(r->user);
 		free(r->body);
+		buf_free(&r->answer);
 		free(r);
 		s->dag->tasks[i]->run = NULL;
 	}
@@ -834,7 +964,7 @@ sched_free(struct sched *s)
 	free(s->ready);
 	free(s->delayed);
 	free(s->cachedir);
-	http_free(s->http);
+	provider_free(s->prov);
 	lock_free(&s->lock);
 }
 
@@ -903,7 +1033,9 @@ sched_run(struct plan *p, struct dag *d, const struct sched_opts *o)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	s.http = http_new();
+	sa.sa_handler = SIG_IGN;	/* a command that stops reading */
+	sigaction(SIGPIPE, &sa, NULL);
+	s.prov = provider_new(o->jobs);
 	for (i = 0; i < d->norder; i++)
 		if (d->order[i]->nblocked == 0)
 			ready_push(&s, d->order[i]);
