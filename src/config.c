@@ -34,6 +34,7 @@ static struct {
 	struct endpoint		*eps;
 	size_t			 neps;
 	int			*ep_base_set;	/* the config gave eps[i] a base */
+	int			*ep_field_set;	/* and its max_tokens_field */
 	struct model_conf	*models;
 	size_t			 nmodels;
 	struct pair		*tiers;
@@ -109,6 +110,7 @@ config_free(void)
 		endpoint_clear(&cf.eps[i]);
 	free(cf.eps);
 	free(cf.ep_base_set);
+	free(cf.ep_field_set);
 	for (i = 0; i < cf.nmodels; i++)
 		free(cf.models[i].name);
 	free(cf.models);
@@ -136,6 +138,9 @@ endpoint_add(const char *name)
 	cf.ep_base_set = xreallocarray(cf.ep_base_set, cf.neps + 1,
 	    sizeof(*cf.ep_base_set));
 	cf.ep_base_set[cf.neps] = 0;
+	cf.ep_field_set = xreallocarray(cf.ep_field_set, cf.neps + 1,
+	    sizeof(*cf.ep_field_set));
+	cf.ep_field_set[cf.neps] = 0;
 	e = &cf.eps[cf.neps++];
 	memset(e, 0, sizeof(*e));
 	e->name = xstrdup(name);
@@ -158,7 +163,6 @@ config_builtins(void)
 	e->keyvar = xstrdup("OPENAI_API_KEY");
 	e = endpoint_add("ollama");
 	e->wire = WIRE_OPENAI;
-	e->tokens_field = xstrdup("max_tokens");
 	e->check_truncation = 1;
 	e = endpoint_add("cmd");
 	e->wire = WIRE_COMMAND;
@@ -235,10 +239,15 @@ config_endpoint(const char *name)
 			e->base = xstrdup(b);
 			trim_base(e->base);
 		}
-		if (e->wire == WIRE_OPENAI && !e->tokens_field)
+		/* OpenAI's own API wants max_completion_tokens (max_tokens
+		 * is refused by its reasoning models); compatible servers
+		 * (Ollama, vLLM, llama.cpp, OpenRouter) know max_tokens. */
+		if (e->wire == WIRE_OPENAI && !cf.ep_field_set[i]) {
+			free(e->tokens_field);
 			e->tokens_field = xstrdup(e->base &&
 			    is_openai_host(e->base) ? "max_completion_tokens" :
 			    "max_tokens");
+		}
 		return e;
 	}
 	return NULL;
@@ -632,6 +641,7 @@ load_endpoint(struct loader *ld, struct endpoint *e, size_t idx,
 				    "max_tokens or max_completion_tokens");
 			free(e->tokens_field);
 			e->tokens_field = xstrdup(s);
+			cf.ep_field_set[idx] = 1;
 		} else
 			return bad(ld, k, "unknown endpoint key '%s' (known: "
 			    "base, wire, key_env, concurrency, "

@@ -299,7 +299,8 @@ static const struct {
 	{ "no_done", K_BOOL }
 };
 
-/* Whether every member of object o is a string (or, if ints, an integer). */
+/* Whether every member of object o is a string (or, if ints, an integer
+ * or, one level down, an object of integers, as in usage details). */
 static int
 members_are(json_t *o, int ints)
 {
@@ -308,9 +309,12 @@ members_are(json_t *o, int ints)
 
 	if (!json_is_object(o))
 		return 0;
-	json_object_foreach(o, k, v)
+	json_object_foreach(o, k, v) {
+		if (ints == 1 && json_is_object(v) && members_are(v, 2))
+			continue;
 		if (ints ? !json_is_integer(v) : !json_is_string(v))
 			return 0;
+	}
 	return 1;
 }
 
