@@ -125,6 +125,7 @@ clean
 cat >"$T/script.json" <<'JS'
 [{"match": "Write c-file", "status": 429, "code": "enforced_spend_limit_reached",
   "message": "You have reached your monthly spend limit."},
+ {"match": "Write a-file", "delay_ms": 600},
  {"match": "Write b-file", "delay_ms": 600}]
 JS
 start_fake --script "$T/script.json"
@@ -135,7 +136,7 @@ check "spend cap: nothing new is sent" test "$(requests)" -eq 3
 check "spend cap: the provider's words and request id" grep -q \
     "task 'c.txt' failed: anthropic: HTTP 429 rate_limit_error: You have reached your monthly spend limit. \[enforced_spend_limit_reached\] (request req_fake_[0-9]*); a spending limit or quota is used up" "$T/err"
 check "spend cap: the build stops" grep -q "stopping: anthropic refuses every request until the limit is raised" "$T/err"
-check "spend cap: the request in flight is kept" test -s "$T/w/b.txt"
+check "spend cap: the requests in flight are kept" test -s "$T/w/a.txt" -a -s "$T/w/b.txt"
 stop_fake
 
 clean
