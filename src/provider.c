@@ -1428,22 +1428,23 @@ skip_reopen(const char *acc, const struct openfence *f, const char *p,
 }
 
 /* The longest repeat of the end of acc (ls bytes) at the start of p
- * that is surely a repeat: 16 bytes or more, or (asked without a
- * prefill) a whole last line of 4 or more. */
+ * that is surely a repeat: 8 bytes or more, or a whole last line of 4
+ * or more.  Only a model asked in a new turn repeats itself; after a
+ * prefill a match is content (think of a table of equal rows). */
 static size_t
 overlap(const char *acc, size_t ls, const char *p, size_t n, int prefill)
 {
 	size_t k;
 
+	if (prefill)
+		return 0;
 	k = ls < n ? ls : n;
 	if (k > 8192)
 		k = 8192;
-	for (; k > 0; k--) {
-		if (k < 16 && (prefill || k < 4))
-			return 0;
+	for (; k >= 4; k--) {
 		if (memcmp(acc + ls - k, p, k) != 0)
 			continue;
-		if (k >= 16 || ls == k || acc[ls - k - 1] == '\n')
+		if (k >= 8 || ls == k || acc[ls - k - 1] == '\n')
 			return k;
 	}
 	return 0;
@@ -1498,15 +1499,24 @@ provider_join(struct buf *acc, const char *part, size_t n, int prefill,
 		pl = bl < 64 ? bl : 64;
 		if (pl > 0 && n >= pl && memcmp(part, acc->data + f.content,
 		    pl) == 0) {
+			if (f.content + rstrip_len(part, n) <= ls) {
+				xasprintf(errp, "the continuation started the "
+				    "block over and got no further");
+				return -1;
+			}
 			acc->len = f.content;
 			buf_add(acc, part, n);
 			return 0;
 		}
 	}
 
-	if ((k = overlap(acc->data, ls, part, n, prefill)) > 0 ||
-	    (!prefill && (k = overlap(acc->data, ls, part + i, n - i,
-	    prefill)) > 0 && (part += i, n -= i, 1))) {
+	k = overlap(acc->data, ls, part, n, prefill);
+	if (k == 0 && (k = overlap(acc->data, ls, part + i, n - i,
+	    prefill)) > 0) {
+		part += i;	/* the repeat came after some white space */
+		n -= i;
+	}
+	if (k > 0) {
 		acc->len = ls;
 		buf_add(acc, part + k, n - k);
 		return 0;

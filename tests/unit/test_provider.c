@@ -491,6 +491,10 @@ test_join(void **state)
 	/* With prefill the same text is content. */
 	join_ok(1, "a.c\n```c\nx\na.c\n```c\ny\n```\n", "a.c\n```c\nx\n",
 	    "a.c\n```c\ny\n```\n");
+	join_ok(1, "0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0\n",
+	    "0,0,0,0,0,0,0,0,0,0", ",0,0,0,0,0,0,0,0,0,0\n");
+	/* Without it, 8 bytes or more repeated mid-line are a repeat. */
+	join_ok(0, "x = 12345678 + 9\n", "x = 12345678", "12345678 + 9\n");
 
 	/* Not clean: nothing new, or earlier text repeated. */
 	assert_int_equal(provider_join(&b, file, strlen(file), 0, &err), 0);
@@ -501,6 +505,15 @@ test_join(void **state)
 	assert_int_equal(provider_join(&b, file, 30, 0, &err), -1);
 	assert_non_null(strstr(err, "repeats earlier text"));
 	assert_int_equal(b.len, strlen(file));	/* unchanged */
+	free(err);
+	err = NULL;
+	buf_free(&b);
+	/* Starting the block over and stopping at the same place. */
+	buf_addstr(&b, "a.c\n```c\nint x;\n");
+	assert_int_equal(provider_join(&b, "a.c\n```c\nint x;\n", 16, 0,
+	    &err), -1);
+	assert_string_equal(err, "the continuation started the block over "
+	    "and got no further");
 	free(err);
 	buf_free(&b);
 }
