@@ -247,17 +247,20 @@ proc_free(struct proc *p)
 	if (p == NULL)
 		return;
 	if (!p->reaped) {
+		/* The whole group: sh and whatever it started.  Give it a
+		 * second to go, then kill what is left. */
 		kill(-p->pid, SIGTERM);
-		for (i = 0; i < 100 && !p->reaped; i++) {
-			if (waitpid(p->pid, &p->status, WNOHANG) == p->pid)
+		for (i = 0; i < 100; i++) {
+			if (!p->reaped && waitpid(p->pid, &p->status,
+			    WNOHANG) == p->pid)
 				p->reaped = 1;
-			else
-				usleep(10000);
+			if (p->reaped && kill(-p->pid, 0) == -1)
+				break;
+			usleep(10000);
 		}
-		if (!p->reaped) {
-			kill(-p->pid, SIGKILL);
+		kill(-p->pid, SIGKILL);
+		if (!p->reaped)
 			waitpid(p->pid, &p->status, 0);
-		}
 	}
 	close_fd(&p->in);
 	close_fd(&p->out);

@@ -116,6 +116,7 @@ reply_clear(struct reply *r)
 	free(r->stop);
 	free(r->model);
 	free(r->warning);
+	free(r->note);
 	free(r->reqid);
 	memset(r, 0, sizeof(*r));
 }
@@ -1269,7 +1270,7 @@ command_outcome(struct preq *q, struct outcome *o)
 		o->reply.model = xstrdup(s->model);
 		o->reply.cost = -1;
 		if (*tail)
-			xasprintf(&o->reply.warning, "`%s` said on standard "
+			xasprintf(&o->reply.note, "`%s` said on standard "
 			    "error: %s", s->model, tail);
 	} else if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		fail(o, FAIL_FATAL, "%s: `%s` printed nothing%s%s", s->provider,

@@ -736,6 +736,8 @@ on_done(struct outcome *o, void *arg)
 		s->nasked++;
 	if (rep->warning)
 		log_warning("'%s': %s", t->name, rep->warning);
+	if (rep->note)
+		log_note("'%s': %s", t->name, rep->note);
 
 	switch (rep->stop_kind) {
 	case STOP_LIMIT:
