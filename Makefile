@@ -56,7 +56,7 @@ build/fakellm: tests/fakellm/fakellm.c
 	$(CC) -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -O1 -g \
 	    $(EXTRA_CFLAGS) -o $@ tests/fakellm/fakellm.c \
 	    $$(pkg-config --cflags --libs libmicrohttpd jansson libcrypto) \
-	    -lpthread
+	    -lpthread -lm
 
 # Install the Debian packages that are missing (as root, no questions).
 deps:

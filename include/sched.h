@@ -15,7 +15,6 @@ struct sched_opts {
 	int		 always;	/* -B: ignore the lock */
 	int		 offline;	/* a cache miss is an error */
 	int		 refresh;	/* ignore the cache, replace entries */
-	int		 attempts;	/* tries per request */
 	const char	*lockfile;	/* planmake.lock */
 	const char	*statedir;	/* .planmake */
 };

@@ -185,7 +185,7 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct sched_opts o = { .jobs = 4, .attempts = 3 };
+	struct sched_opts o = { .jobs = 4 };
 	const char *planfile = NULL, *dir = NULL, *tool = NULL, *path;
 	char **goals, *err = NULL, *end, *pdir, *lockfile, *statedir;
 	struct plan *p;

@@ -28,6 +28,7 @@ extern char	**environ;
 #define MAXRAW		(64u * 1024 * 1024)	/* bytes of a plain body */
 #define MAXHOLD		300.0	/* longest wait a rate-limit header sets */
 #define SLOT_WAIT	0.05	/* poll for a free slot this often, s */
+#define RESET_MARGIN	0.05	/* wait this much past a limit's reset, s */
 
 /* The limits of one endpoint, as the run has learnt them. */
 struct limiter {
@@ -921,6 +922,7 @@ limiter_headers(struct limiter *l, const struct answer_meta *m)
 			continue;
 		if (wait <= 0)
 			continue;
+		wait += RESET_MARGIN;	/* clocks and rounding differ */
 		if (wait > MAXHOLD)
 			wait = MAXHOLD;
 		if (now + wait > l->hold_until) {

@@ -21,6 +21,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -471,10 +472,16 @@ rfc3339(double t, char *out, size_t n)
 	time_t secs = (time_t)t;
 	struct tm tm;
 
+	int ms = (int)ceil((t - (double)secs) * 1000);	/* not early */
+
+	if (ms >= 1000) {
+		secs++;
+		ms -= 1000;
+	}
 	gmtime_r(&secs, &tm);
 	snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, (int)((t - (double)secs) * 1000));
+	    tm.tm_min, tm.tm_sec, ms);
 }
 
 /*
