@@ -27,7 +27,7 @@ typedef void	(*http_done_fn)(const struct http_result *res, void *arg);
 
 struct http_opts {
 	long		 connect_timeout;	/* seconds; 0: curl's */
-	long		 stall_timeout;		/* seconds without a byte; 0: none */
+	long		 stall_timeout;		/* s without a byte; 0: none */
 	http_sink_fn	 sink;			/* NULL: keep the body */
 };
 

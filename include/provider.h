@@ -41,7 +41,7 @@ struct reply {
 	struct usage	 usage;
 	long		 write_1h;	/* of usage.cache_write, 1 h ones */
 	double		 cost;		/* USD, or -1 when unknown */
-	char		*warning;	/* owned: something to warn of, or NULL */
+	char		*warning;	/* owned: a warning, or NULL */
 	char		*note;		/* owned: something to tell under -v */
 	char		*reqid;		/* owned: the request id, or NULL */
 };

@@ -23,7 +23,7 @@ struct sse {
 	int		 ndata;		/* data lines seen */
 	int		 cr;		/* the last byte was a CR */
 	int		 started;	/* past a leading byte-order mark */
-	int		 stopped;	/* fn returned -1, or a line was too long */
+	int		 stopped;	/* fn said -1, or a line too long */
 	size_t		 maxline;	/* longest line accepted */
 };
 

@@ -33,7 +33,7 @@ static struct {
 	char			*path;		/* the file loaded, or NULL */
 	struct endpoint		*eps;
 	size_t			 neps;
-	int			*ep_base_set;	/* the config gave eps[i] a base */
+	int			*ep_base_set;	/* the file gave eps[i] a base */
 	int			*ep_field_set;	/* and its max_tokens_field */
 	struct model_conf	*models;
 	size_t			 nmodels;
@@ -184,7 +184,8 @@ builtin_base(const char *name)
 	static const struct {
 		const char *name, *env, *dflt;
 	} bases[] = {
-		{ "anthropic", "ANTHROPIC_BASE_URL", "https://api.anthropic.com" },
+		{ "anthropic", "ANTHROPIC_BASE_URL",
+		    "https://api.anthropic.com" },
 		{ "openai", "OPENAI_BASE_URL", "https://api.openai.com/v1" },
 		{ "ollama", "OLLAMA_BASE_URL", "http://localhost:11434/v1" },
 	};

@@ -151,7 +151,8 @@ on_header(char *p, size_t size, size_t n, void *arg)
 		headers_clear(x);
 		return len;
 	}
-	if ((colon = memchr(p, ':', len)) == NULL || x->nhdrs == HTTP_MAXHEADERS)
+	if ((colon = memchr(p, ':', len)) == NULL ||
+	    x->nhdrs == HTTP_MAXHEADERS)
 		return len;
 	k = (size_t)(colon - p);
 	for (v = k + 1; v < len && (p[v] == ' ' || p[v] == '\t'); v++)

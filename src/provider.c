@@ -72,7 +72,7 @@ struct provider {
 /* The answer being decoded. */
 struct decoder {
 	const struct spec	*s;
-	int			 mode;		/* 0 undecided, 1 SSE, 2 plain */
+	int			 mode;		/* 0 unknown, 1 SSE, 2 plain */
 	struct sse		 sse;
 	struct buf		 raw;		/* a plain body */
 	int			 rawcut;	/* it was over MAXRAW */
@@ -84,7 +84,7 @@ struct decoder {
 	int			 have_usage;
 	int			 done;		/* message_stop or [DONE] */
 	size_t			 nevents;
-	char			*bad;		/* why the stream is malformed */
+	char			*bad;		/* why the stream is bad */
 	char			*etype;		/* an error event */
 	char			*emsg;
 	char			*ecode;
@@ -546,7 +546,8 @@ etype_status(const char *type)
 		const char	*type;
 		long		 status;
 	} map[] = {
-		{ "invalid_request_error", 400 }, { "authentication_error", 401 },
+		{ "invalid_request_error", 400 },
+		{ "authentication_error", 401 },
 		{ "billing_error", 402 }, { "permission_error", 403 },
 		{ "not_found_error", 404 }, { "request_too_large", 413 },
 		{ "rate_limit_error", 429 }, { "api_error", 500 },
@@ -729,8 +730,8 @@ decoder_finish(struct decoder *d, const struct answer_meta *m,
 			    "malformed: %s%s", s->provider, d->bad,
 			    reqid_text(reqid, tmp, sizeof(tmp)));
 		else if (!d->done && !(s->wire == WIRE_OPENAI && d->stop))
-			fail(o, FAIL_RETRY, "%s: the answer stream ended before "
-			    "its end (%zu events)%s", s->provider, d->nevents,
+			fail(o, FAIL_RETRY, "%s: the answer stream ended "
+			    "before its end (%zu events)%s", s->provider, d->nevents,
 			    reqid_text(reqid, tmp, sizeof(tmp)));
 		else
 			reply_outcome(d, m, reqid, o);
@@ -927,8 +928,9 @@ limiter_headers(struct limiter *l, const struct answer_meta *m)
 			wait = MAXHOLD;
 		if (now + wait > l->hold_until) {
 			l->hold_until = now + wait;
-			log_note("%s: %s is 0: nothing more is sent for %.1f s, "
-			    "until it resets", l->name, hs[i].remaining, wait);
+			log_note("%s: %s is 0: nothing more is sent for "
+			    "%.1f s, until it resets", l->name,
+			    hs[i].remaining, wait);
 		}
 	}
 }
@@ -959,8 +961,8 @@ limiter_done(struct limiter *l, int jobs, double start, long status,
 			l->cwnd = 1;
 		l->grow = 0;
 		l->last_cut = now;
-		log_note("%s: HTTP %ld: %d request%s at a time for now", l->name,
-		    status, (int)l->cwnd, l->cwnd == 1 ? "" : "s");
+		log_note("%s: HTTP %ld: %d request%s at a time for now",
+		    l->name, status, (int)l->cwnd, l->cwnd == 1 ? "" : "s");
 		return;
 	}
 	if (!o->ok || l->cwnd <= 0)
