@@ -81,7 +81,7 @@ build/fakellm: tests/fakellm/fakellm.c build/san/flags
 	$(CC) -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -O1 -g \
 	    $(EXTRA_CFLAGS) -o $@ tests/fakellm/fakellm.c \
 	    $$(pkg-config --cflags --libs libmicrohttpd jansson libcrypto) \
-	    -lpthread
+	    -lpthread -lm
 
 build/fuzz/%.o: src/%.c $(HDR)
 	@mkdir -p build/fuzz

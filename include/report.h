@@ -46,11 +46,12 @@ struct report {
 void	report_init(struct report *r, const char *strong_model);
 void	report_free(struct report *r);
 
-/* Account one answered request of tier on model: its usage, priced at
- * the model's rates, halved when it went through a batch.  Returns its
- * cost in USD (0 when the model has no price). */
+/* Account one answered request of tier on model: its usage (of whose
+ * cache writes write_1h had the 1 h lifetime), priced at the model's
+ * rates, halved when it went through a batch.  Returns its cost in USD
+ * (0 when the model has no price). */
 double	report_add(struct report *r, const char *tier, const char *model,
-	    const struct usage *u, int batched);
+	    const struct usage *u, long write_1h, int batched);
 /* Put task name on a list.  Takes a copy. */
 void	report_list(struct report *r, enum report_list which,
 	    const char *name);

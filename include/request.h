@@ -6,32 +6,45 @@
 
 #include <stddef.h>
 
+#include "config.h"
 #include "diag.h"
 
+struct endpoint;
 struct plan;
 struct task;
 
 #define REQUEST_FORMAT		1	/* part of every key */
 #define DEFAULT_MAX_TOKENS	16000
 #define DEFAULT_MAX_INPUT	(4L * 1024 * 1024)
-
-enum wire {
-	WIRE_ANTHROPIC,		/* POST {base}/v1/messages */
-	WIRE_OPENAI		/* POST {base}/chat/completions */
-};
+#define DEFAULT_RETRIES		4	/* tries after the first */
+#define DEFAULT_RETRY_MAX_WAIT	60	/* seconds */
+#define DEFAULT_CONNECT_TIMEOUT	10	/* seconds */
+#define DEFAULT_STALL_TIMEOUT	120	/* seconds without a byte */
+#define DEFAULT_CONTINUATIONS	3	/* rounds after a cut answer */
 
 /* Everything that shapes one task's request. */
 struct spec {
 	char		 *tier;		/* owned: "cheap", "strong", ... */
 	char		 *provider;	/* owned: "anthropic", "openai", ... */
 	char		 *model;	/* owned */
-	char		 *base;		/* owned: base URL, no trailing / */
-	const char	 *keyvar;	/* static: the API key's variable */
+	char		 *base;		/* owned: base URL, no trailing /;
+					 * "" for a command */
+	const char	 *keyvar;	/* borrowed from ep: the API key's
+					 * variable, or NULL */
+	const struct endpoint *ep;	/* borrowed from the config */
 	int		  wire;		/* enum wire */
 	long		  max_tokens;
 	double		  temperature;
 	int		  has_temperature;
 	long		  max_input;	/* bytes allowed per input file */
+	int		  prefill;	/* the model continues a final
+					 * assistant turn */
+	/* How to ask; none of these enters the key. */
+	int		  retries;	/* tries after the first */
+	double		  retry_max_wait; /* longest wait before a retry, s */
+	long		  connect_timeout; /* s */
+	long		  stall_timeout; /* s without a byte from the server */
+	int		  continuations; /* rounds after a cut answer */
 	char		 *system;	/* owned: the whole system text */
 	const char	 *prompt;	/* borrowed from the rule */
 	char		  key[65];	/* filled by request_key() */
@@ -89,6 +102,18 @@ void	request_key(struct spec *s, const struct task *t);
  * caller frees the result. */
 char	*request_body(const struct spec *s, const struct task *t,
 	    char **errp);
+
+/* What is sent for the user text user (see request_user_text()): the
+ * JSON body of an HTTP wire, or for a command the system text and the
+ * user text.  When partial is not NULL the request continues an answer
+ * cut short: partial (its trailing white space dropped) goes back as an
+ * assistant turn, followed, unless s->prefill, by a user turn asking to
+ * go on.  The caller frees the result. */
+char	*request_wire_body(const struct spec *s, const char *user,
+	    const char *partial);
+
+/* The user turn that asks a model to go on with a cut answer. */
+extern const char request_continue_text[];
 
 /* The text of the user turn: each input labelled with its path (but a
  * context file, already sent), then the prompt, then the list of files

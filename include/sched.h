@@ -15,7 +15,6 @@ struct sched_opts {
 	int		 always;	/* -B: ignore the lock */
 	int		 offline;	/* a cache miss is an error */
 	int		 refresh;	/* ignore the cache, replace entries */
-	int		 attempts;	/* tries per request */
 	int		 json;		/* --json: the report on stdout */
 	double		 budget;	/* --budget USD, or < 0 */
 	int		 batch;		/* --batch: the cheap tier in batches */

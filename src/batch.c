@@ -280,6 +280,7 @@ static int
 bat_send(struct batches *bs, struct bat *b, const char *url,
     const char *body, char **errp)
 {
+	const struct http_opts opts = { 30, 300, NULL };
 	const char *hdrs[4], *key;
 	char *auth;
 	int rc;
@@ -290,7 +291,7 @@ bat_send(struct batches *bs, struct bat *b, const char *url,
 	hdrs[1] = "anthropic-version: 2023-06-01";
 	hdrs[2] = "content-type: application/json";
 	hdrs[3] = NULL;
-	rc = http_post(bs->http, url, hdrs, body, 300, b, errp);
+	rc = http_post(bs->http, url, hdrs, body, &opts, b, errp);
 	memset(auth, 0, strlen(auth));	/* holds the key */
 	free(auth);
 	return rc;
@@ -327,6 +328,9 @@ batch_flush(struct batches *bs)
 		reqs = json_array();
 		for (k = 0; k < b->nitems; k++) {
 			params = json_loads(b->items[k].body, 0, NULL);
+			/* A batch answers whole: no stream. */
+			json_object_del(params, "stream");
+			json_object_del(params, "stream_options");
 			json_array_append_new(reqs, json_pack("{s:s, s:o}",
 			    "custom_id", b->items[k].key, "params", params));
 			free(b->items[k].body);

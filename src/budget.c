@@ -18,7 +18,7 @@ budget_worst(const char *model, size_t bytes, long max_tokens, int cached,
 	else
 		u.in = in;
 	u.out = max_tokens;
-	if ((c = provider_cost(model, &u)) < 0)
+	if ((c = provider_cost(model, &u, 0)) < 0)
 		return -1;
 	return batched ? c * BUDGET_BATCH_FACTOR : c;
 }

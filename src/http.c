@@ -1,18 +1,28 @@
 #include "http.h"
 
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
 #include "log.h"
 #include "util.h"
 
+#define HTTP_MAXHEADERS	64
+
 struct http {
 	CURLM		*multi;
 	struct xfer	*head;		/* transfers in flight */
 	int		 running;	/* their number */
+};
+
+/* A response header, as a name and a value. */
+struct header {
+	char		*name;
+	char		*value;
 };
 
 /* One transfer.  Owned by the http module from post to done. */
@@ -21,10 +31,17 @@ struct xfer {
 	struct curl_slist	*headers;
 	char			*body;		/* owned copy of the request */
 	struct buf		 resp;
-	char			*reqid;
-	char			*retry_after;
-	char			*retry_after_ms;
+	struct header		 hdrs[HTTP_MAXHEADERS];
+	int			 nhdrs;
+	http_sink_fn		 sink;
+	long			 stall;		/* seconds, or 0 */
+	int			 connected;
+	int			 stalled;
+	int			 sinkfail;
+	curl_off_t		 seen;		/* bytes moved, both ways */
+	double			 last;		/* when a byte last moved */
 	char			 errbuf[CURL_ERROR_SIZE];
+	char			 why[128];
 	void			*udata;
 	double			 start;
 	struct xfer		*prev, *next;
@@ -49,15 +66,25 @@ http_new(void)
 }
 
 static void
+headers_clear(struct xfer *x)
+{
+	int i;
+
+	for (i = 0; i < x->nhdrs; i++) {
+		free(x->hdrs[i].name);
+		free(x->hdrs[i].value);
+	}
+	x->nhdrs = 0;
+}
+
+static void
 xfer_free(struct xfer *x)
 {
 	curl_easy_cleanup(x->easy);
 	curl_slist_free_all(x->headers);
 	free(x->body);
 	buf_free(&x->resp);
-	free(x->reqid);
-	free(x->retry_after);
-	free(x->retry_after_ms);
+	headers_clear(x);
 	free(x);
 }
 
@@ -94,45 +121,104 @@ static size_t
 on_body(char *p, size_t size, size_t n, void *arg)
 {
 	struct xfer *x = arg;
+	const char *ctype = NULL;
+	long status = 0;
 
-	buf_add(&x->resp, p, size * n);
+	x->last = now_mono();
+	if (x->sink == NULL) {
+		buf_add(&x->resp, p, size * n);
+		return size * n;
+	}
+	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &ctype);
+	if (x->sink(x->udata, status, ctype, p, size * n) != 0) {
+		x->sinkfail = 1;
+		return 0;
+	}
 	return size * n;
 }
 
-/* Keep the value of header name when line is that header. */
-static void
-keep_header(const char *line, size_t n, const char *name, char **dst)
-{
-	size_t k = strlen(name);
-
-	if (n <= k + 1 || strncasecmp(line, name, k) != 0 || line[k] != ':')
-		return;
-	line += k + 1;
-	n -= k + 1;
-	while (n > 0 && (*line == ' ' || *line == '\t'))
-		line++, n--;
-	while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == '\n' ||
-	    line[n - 1] == ' '))
-		n--;
-	free(*dst);
-	*dst = xstrndup(line, n);
-}
-
+/* Keep one header line; a status line starts a new response. */
 static size_t
 on_header(char *p, size_t size, size_t n, void *arg)
 {
 	struct xfer *x = arg;
+	size_t len = size * n, k, v;
+	const char *colon;
 
-	keep_header(p, size * n, "request-id", &x->reqid);
-	keep_header(p, size * n, "x-request-id", &x->reqid);
-	keep_header(p, size * n, "retry-after", &x->retry_after);
-	keep_header(p, size * n, "retry-after-ms", &x->retry_after_ms);
+	x->last = now_mono();
+	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+		headers_clear(x);
+		return len;
+	}
+	if ((colon = memchr(p, ':', len)) == NULL ||
+	    x->nhdrs == HTTP_MAXHEADERS)
+		return len;
+	k = (size_t)(colon - p);
+	for (v = k + 1; v < len && (p[v] == ' ' || p[v] == '\t'); v++)
+		;
+	while (len > v && (p[len - 1] == '\r' || p[len - 1] == '\n' ||
+	    p[len - 1] == ' ' || p[len - 1] == '\t'))
+		len--;
+	x->hdrs[x->nhdrs].name = xstrndup(p, k);
+	x->hdrs[x->nhdrs].value = xstrndup(p + v, len - v);
+	x->nhdrs++;
 	return size * n;
+}
+
+/* The connection is up: the stall clock starts now. */
+static int
+on_prereq(void *arg, char *ip, char *lip, int port, int lport)
+{
+	struct xfer *x = arg;
+
+	(void)ip;
+	(void)lip;
+	(void)port;
+	(void)lport;
+	x->connected = 1;
+	x->last = now_mono();
+	return CURL_PREREQFUNC_OK;
+}
+
+/* Called about once a second at least: abort a transfer on which no
+ * byte has moved for x->stall seconds. */
+static int
+on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct xfer *x = arg;
+	double now = now_mono();
+
+	(void)dltotal;
+	(void)ultotal;
+	if (dlnow + ulnow != x->seen) {
+		x->seen = dlnow + ulnow;
+		x->last = now;
+		return 0;
+	}
+	if (x->stall > 0 && x->connected && now - x->last >= x->stall) {
+		x->stalled = 1;
+		return 1;
+	}
+	return 0;
+}
+
+const char *
+http_header(const struct http_result *res, const char *name)
+{
+	const struct xfer *x = res->xfer;
+	int i;
+
+	for (i = x ? x->nhdrs - 1 : -1; i >= 0; i--)
+		if (strcasecmp(x->hdrs[i].name, name) == 0)
+			return x->hdrs[i].value;
+	return NULL;
 }
 
 int
 http_post(struct http *h, const char *url, const char *const *headers,
-    const char *body, long stall, void *udata, char **errp)
+    const char *body, const struct http_opts *o, void *udata, char **errp)
 {
 	struct xfer *x;
 	CURLMcode mc;
@@ -140,7 +226,9 @@ http_post(struct http *h, const char *url, const char *const *headers,
 	x = xcalloc(1, sizeof(*x));
 	x->udata = udata;
 	x->body = body ? xstrdup(body) : NULL;
-	x->start = now_mono();
+	x->start = x->last = now_mono();
+	x->sink = o->sink;
+	x->stall = o->stall_timeout;
 	if ((x->easy = curl_easy_init()) == NULL)
 		fatal("cannot initialise libcurl");
 	for (; headers && *headers; headers++)
@@ -158,15 +246,17 @@ http_post(struct http *h, const char *url, const char *const *headers,
 	curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(x->easy, CURLOPT_PREREQFUNCTION, on_prereq);
+	curl_easy_setopt(x->easy, CURLOPT_PREREQDATA, x);
+	curl_easy_setopt(x->easy, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(x->easy, CURLOPT_XFERINFODATA, x);
+	curl_easy_setopt(x->easy, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
 	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
 	curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT, 30L);
-	/* No limit on the whole request, which may take many minutes to
-	 * generate; instead abort when nothing at all moves for stall s. */
-	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT, 0L);
-	curl_easy_setopt(x->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(x->easy, CURLOPT_LOW_SPEED_TIME, stall);
+	if (o->connect_timeout > 0)
+		curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT,
+		    o->connect_timeout);
 	curl_easy_setopt(x->easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(x->easy, CURLOPT_USERAGENT, "planmake/0.1");
 	if ((mc = curl_multi_add_handle(h->multi, x->easy)) != CURLM_OK) {
@@ -180,42 +270,75 @@ http_post(struct http *h, const char *url, const char *const *headers,
 		h->head->prev = x;
 	h->head = x;
 	h->running++;
-	log_debug(LOG_HTTP, "%s %s (%zu bytes, stall limit %ld s)",
-	    body ? "POST" : "GET", url, body ? strlen(body) : 0, stall);
+	log_debug(LOG_HTTP, "%s %s (%zu bytes, stall limit %ld s, no overall "
+	    "limit)", body ? "POST" : "GET", url, body ? strlen(body) : 0,
+	    o->stall_timeout);
 	return 0;
 }
 
-int
-http_poll(struct http *h, int ms, http_done_fn done, void *arg)
+/* Fill res for the transfer x that ended with code rc. */
+static void
+xfer_result(struct xfer *x, CURLcode rc, struct http_result *res)
 {
+	memset(res, 0, sizeof(*res));
+	res->udata = x->udata;
+	res->xfer = x;
+	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &res->status);
+	if (rc != CURLE_OK) {
+		if (x->stalled) {
+			res->stalled = 1;
+			snprintf(x->why, sizeof(x->why), "no data for %ld s "
+			    "(stall_timeout)", x->stall);
+			res->neterr = x->why;
+		} else
+			res->neterr = x->errbuf[0] ? x->errbuf :
+			    curl_easy_strerror(rc);
+		res->connect_failed = !x->connected;
+	}
+	res->body = x->resp.data ? x->resp.data : "";
+	res->len = x->resp.len;
+	res->seconds = now_mono() - x->start;
+}
+
+int
+http_poll(struct http *h, int ms, struct http_waitfd *fds, unsigned nfds,
+    http_done_fn done, void *arg)
+{
+	struct curl_waitfd wfd[nfds ? nfds : 1];
 	struct http_result res;
 	struct xfer *x;
 	CURLMsg *msg;
+	unsigned i;
 	int still, left;
 
-	curl_multi_poll(h->multi, NULL, 0, ms, NULL);
+	for (i = 0; i < nfds; i++) {
+		wfd[i].fd = fds[i].fd;
+		wfd[i].events = 0;
+		if (fds[i].events & POLLIN)
+			wfd[i].events |= CURL_WAIT_POLLIN;
+		if (fds[i].events & POLLOUT)
+			wfd[i].events |= CURL_WAIT_POLLOUT;
+		wfd[i].revents = 0;
+	}
+	curl_multi_poll(h->multi, nfds ? wfd : NULL, nfds, ms, NULL);
+	for (i = 0; i < nfds; i++) {
+		fds[i].revents = 0;
+		if (wfd[i].revents & CURL_WAIT_POLLIN)
+			fds[i].revents |= POLLIN;
+		if (wfd[i].revents & CURL_WAIT_POLLOUT)
+			fds[i].revents |= POLLOUT;
+		if (wfd[i].revents & CURL_WAIT_POLLPRI)
+			fds[i].revents |= POLLPRI;
+	}
 	curl_multi_perform(h->multi, &still);
 	while ((msg = curl_multi_info_read(h->multi, &left)) != NULL) {
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
 		    (char **)&x);
-		memset(&res, 0, sizeof(res));
-		res.udata = x->udata;
-		if (msg->data.result == CURLE_OK)
-			curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE,
-			    &res.status);
-		else
-			res.neterr = x->errbuf[0] ? x->errbuf :
-			    curl_easy_strerror(msg->data.result);
-		res.body = x->resp.data ? x->resp.data : "";
-		res.len = x->resp.len;
-		res.reqid = x->reqid;
-		res.retry_after = x->retry_after;
-		res.retry_after_ms = x->retry_after_ms;
-		res.seconds = now_mono() - x->start;
-		log_debug(LOG_HTTP, "%ld in %.2f s, %zu bytes%s%s", res.status,
-		    res.seconds, res.len, res.neterr ? ": " : "",
+		xfer_result(x, msg->data.result, &res);
+		log_debug(LOG_HTTP, "%ld in %.2f s%s%s", res.status,
+		    res.seconds, res.neterr ? ": " : "",
 		    res.neterr ? res.neterr : "");
 		xfer_unlink(h, x);
 		done(&res, arg);
@@ -228,4 +351,12 @@ int
 http_running(const struct http *h)
 {
 	return h->running;
+}
+
+double
+http_date(const char *s)
+{
+	time_t t = curl_getdate(s, NULL);
+
+	return t == (time_t)-1 ? -1 : (double)t;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "dag.h"
 #include "diag.h"
 #include "log.h"
@@ -315,7 +316,7 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct sched_opts o = { .jobs = 4, .attempts = 3, .budget = -1 };
+	struct sched_opts o = { .jobs = 4, .budget = -1 };
 	const char *planfile = NULL, *dir = NULL, *tool = NULL, *path;
 	char **goals, *err = NULL, *end, *pdir;
 	struct plan *p;
@@ -402,6 +403,16 @@ main(int argc, char **argv)
 			goals[ngoals++] = argv[i];
 
 	d = NULL;
+	if (config_load(NULL, &err) == -1) {
+		/* "file:line:col: error: ..." stands alone, as for plans */
+		if (strstr(err, ": error: ") != NULL)
+			fprintf(stderr, "%s\n", err);
+		else
+			log_error("%s", err);
+		free(err);
+		rc = 2;
+		goto out;
+	}
 	if ((path = find_plan(planfile)) == NULL) {
 		log_error("no Planfile or plan.yaml here (use -f FILE)");
 		rc = 2;
@@ -455,6 +466,7 @@ out:
 	dag_free(d);
 	plan_free(p);
 	free(goals);
+	config_free();
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		log_error("cannot write standard output: %s", strerror(errno));
 		if (rc == 0)

@@ -65,7 +65,7 @@ report_tier(struct report *r, const char *tier, const char *model)
 
 double
 report_add(struct report *r, const char *tier, const char *model,
-    const struct usage *u, int batched)
+    const struct usage *u, long write_1h, int batched)
 {
 	struct report_tier *rt;
 	double f = batched ? BUDGET_BATCH_FACTOR : 1, c, mine = 0;
@@ -77,12 +77,12 @@ report_add(struct report *r, const char *tier, const char *model,
 	rt->usage.out += u->out;
 	rt->usage.cache_write += u->cache_write;
 	rt->usage.cache_read += u->cache_read;
-	if ((c = provider_cost(model, u)) < 0)
+	if ((c = provider_cost(model, u, write_1h)) < 0)
 		rt->unknown_cost = 1;
 	else
 		rt->cost += mine = c * f;
 	if (r->strong_model == NULL ||
-	    (c = provider_cost(r->strong_model, u)) < 0)
+	    (c = provider_cost(r->strong_model, u, write_1h)) < 0)
 		r->strong_unknown = 1;
 	else
 		r->strong_only += c * f;

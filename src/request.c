@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "config.h"
 #include "dag.h"
 #include "extract.h"
 #include "plan.h"
@@ -89,41 +90,33 @@ bad_setting(char **errp, const struct loc *l, const char *fmt,
 	return -1;
 }
 
-/* Point s at provider:model. */
+/* Point s at provider:model: an endpoint of the config (anthropic,
+ * openai, ollama and cmd are built in). */
 static int
 spec_provider(struct spec *s, const char *provider, const char *model,
     const struct loc *l, char **errp)
 {
-	const char *env;
+	const struct endpoint *ep;
+	char *names;
+	int rc;
 
 	if (*model == '\0')
 		return bad_setting(errp, l, "no model named after '%s:'%s",
 		    provider, "");
-	if (strcmp(provider, "anthropic") == 0) {
-		s->wire = WIRE_ANTHROPIC;
-		env = getenv("ANTHROPIC_BASE_URL");
-		s->base = xstrdup(env && *env ? env :
-		    "https://api.anthropic.com");
-		s->keyvar = "ANTHROPIC_API_KEY";
-	} else if (strcmp(provider, "openai") == 0) {
-		s->wire = WIRE_OPENAI;
-		env = getenv("OPENAI_BASE_URL");
-		s->base = xstrdup(env && *env ? env :
-		    "https://api.openai.com/v1");
-		s->keyvar = "OPENAI_API_KEY";
-	} else if (strcmp(provider, "ollama") == 0) {
-		s->wire = WIRE_OPENAI;
-		env = getenv("OLLAMA_BASE_URL");
-		s->base = xstrdup(env && *env ? env :
-		    "http://localhost:11434/v1");
-		s->keyvar = NULL;
-	} else
-		return bad_setting(errp, l, "unknown provider '%s' (known: "
-		    "anthropic, openai, ollama)%s", provider, "");
-	while (s->base[0] != '\0' && s->base[strlen(s->base) - 1] == '/')
-		s->base[strlen(s->base) - 1] = '\0';
+	if ((ep = config_endpoint(provider)) == NULL) {
+		names = config_endpoint_names();
+		rc = bad_setting(errp, l, "unknown provider '%s' (known: %s)",
+		    provider, names);
+		free(names);
+		return rc;
+	}
+	s->ep = ep;
+	s->wire = ep->wire;
+	s->base = xstrdup(ep->base ? ep->base : "");
+	s->keyvar = ep->keyvar;
 	s->provider = xstrdup(provider);
 	s->model = xstrdup(model);
+	s->prefill = config_prefill(ep->wire, model);
 	return 0;
 }
 
@@ -143,6 +136,8 @@ spec_model(struct spec *s, struct plan *p, const struct task *t,
 	xasprintf(&name, "tier.%s", s->tier);
 	tspec = task_setting(p, t, name, &l);
 	free(name);
+	if (tspec == NULL && config_tier(s->tier) != NULL)
+		tspec = xstrdup(config_tier(s->tier));
 	for (i = 0; tspec == NULL && i < sizeof(default_tiers) /
 	    sizeof(default_tiers[0]); i++)
 		if (strcmp(default_tiers[i].tier, s->tier) == 0)
@@ -216,18 +211,25 @@ request_cache_min(const char *model, long override)
 	return CACHE_MIN_DEFAULT;
 }
 
-/* Read a numeric setting; absent leaves *out alone. */
+/* Read a numeric setting: the plan's or the command line's, else the
+ * config's; absent leaves *out alone. */
 static int
 spec_number(struct plan *p, const struct task *t, const char *name,
     double lo, double hi, int integer, double *out, int *set, char **errp)
 {
 	struct loc l = { 0 };
+	const char *cv;
 	char *v, *end;
 	double d;
 	int rc = 0;
 
-	if ((v = task_setting(p, t, name, &l)) == NULL)
-		return 0;
+	if ((v = task_setting(p, t, name, &l)) == NULL) {
+		if ((cv = config_setting(name, &l.line)) == NULL)
+			return 0;
+		v = xstrdup(cv);
+		l.file = config_path();
+		l.col = 1;
+	}
 	errno = 0;
 	d = strtod(v, &end);
 	if (*v == '\0' || *end != '\0' || errno != 0 || d < lo || d > hi ||
@@ -272,19 +274,33 @@ request_spec(struct spec *s, struct plan *p, const struct task *t,
 {
 	double mt = DEFAULT_MAX_TOKENS, mi = (double)DEFAULT_MAX_INPUT;
 	double cmin = -1;
+	double re = DEFAULT_RETRIES, ct = DEFAULT_CONNECT_TIMEOUT;
+	double st = DEFAULT_STALL_TIMEOUT, co = DEFAULT_CONTINUATIONS;
 	struct buf b = { 0 };
 	char *sys;
 
+	s->retry_max_wait = DEFAULT_RETRY_MAX_WAIT;
 	if (spec_model(s, p, t, errp) == -1 ||
 	    spec_number(p, t, "max_tokens", 1, 1e7, 1, &mt, NULL, errp) ||
 	    spec_number(p, t, "temperature", 0, 2, 0, &s->temperature,
 	    &s->has_temperature, errp) ||
 	    spec_number(p, t, "max_input_bytes", 1, 1e12, 1, &mi, NULL, errp) ||
 	    spec_number(p, t, "cache_min_tokens", 0, 1e9, 1, &cmin, NULL,
-	    errp))
+	    errp) ||
+	    spec_number(p, t, "retries", 0, 100, 1, &re, NULL, errp) ||
+	    spec_number(p, t, "retry_max_wait", 0, 86400, 0,
+	    &s->retry_max_wait, NULL, errp) ||
+	    spec_number(p, t, "connect_timeout", 1, 3600, 1, &ct, NULL,
+	    errp) ||
+	    spec_number(p, t, "stall_timeout", 1, 86400, 1, &st, NULL, errp) ||
+	    spec_number(p, t, "continuations", 0, 100, 1, &co, NULL, errp))
 		return -1;
 	s->max_tokens = (long)mt;
 	s->max_input = (long)mi;
+	s->retries = (int)re;
+	s->connect_timeout = (long)ct;
+	s->stall_timeout = (long)st;
+	s->continuations = (int)co;
 
 	/* planmake's instructions first; the plan's text is appended. */
 	buf_addstr(&b, extract_instructions());
@@ -572,17 +588,53 @@ anthropic_system(const struct spec *s)
 	return blocks;
 }
 
+const char request_continue_text[] =
+    "Your answer was cut off by the output limit. Continue it from "
+    "exactly where it stopped: do not repeat what you already wrote, "
+    "do not start a file again, and add no comment of your own.";
+
+/* The length of text without its trailing white space. */
+static size_t
+rstrip_len(const char *text)
+{
+	size_t n = strlen(text);
+
+	while (n > 0 && (text[n - 1] == ' ' || text[n - 1] == '\t' ||
+	    text[n - 1] == '\n' || text[n - 1] == '\r'))
+		n--;
+	return n;
+}
+
+/* Append the turns that continue partial to the array msgs. */
+static void
+add_continuation(json_t *msgs, const struct spec *s, const char *partial)
+{
+	json_array_append_new(msgs, json_pack("{s:s, s:s%}", "role",
+	    "assistant", "content", partial, rstrip_len(partial)));
+	if (!s->prefill)
+		json_array_append_new(msgs, json_pack("{s:s, s:s}", "role",
+		    "user", "content", request_continue_text));
+}
+
 char *
-request_body(const struct spec *s, const struct task *t, char **errp)
+request_wire_body(const struct spec *s, const char *user,
+    const char *partial)
 {
 	json_t *root, *msgs;
-	char *user, *text, *sys = NULL;
+	const char *field;
+	char *text, *sys = NULL;
+	int stream = s->ep ? s->ep->stream : 0;
 
-	if ((user = request_user_text(s, t, 0, errp)) == NULL)
-		return NULL;
+	if (s->wire == WIRE_COMMAND) {
+		xasprintf(&text, "%s\n\n%s%s", s->system,
+		    s->context ? s->context : "", user);
+		return text;
+	}
 	if (s->wire == WIRE_ANTHROPIC) {
 		msgs = json_pack("[{s:s, s:s}]", "role", "user", "content",
 		    user);
+		if (partial != NULL)
+			add_continuation(msgs, s, partial);
 		root = json_pack("{s:s, s:I, s:o, s:o}", "model", s->model,
 		    "max_tokens", (json_int_t)s->max_tokens, "system",
 		    anthropic_system(s), "messages", msgs);
@@ -594,14 +646,20 @@ request_body(const struct spec *s, const struct task *t, char **errp)
 		    "content", sys ? sys : s->system, "role", "user",
 		    "content", user);
 		free(sys);
-		root = json_pack("{s:s, s:I, s:o}", "model", s->model,
-		    "max_tokens", (json_int_t)s->max_tokens, "messages", msgs);
+		if (partial != NULL)
+			add_continuation(msgs, s, partial);
+		field = s->ep && s->ep->tokens_field ? s->ep->tokens_field :
+		    "max_tokens";
+		root = json_pack("{s:s, s:I, s:o}", "model", s->model, field,
+		    (json_int_t)s->max_tokens, "messages", msgs);
+		if (root != NULL && stream)
+			json_object_set_new(root, "stream_options",
+			    json_pack("{s:b}", "include_usage", 1));
 	}
-	free(user);
-	if (root == NULL) {
-		xasprintf(errp, "cannot encode the request of '%s'", t->name);
-		return NULL;
-	}
+	if (root == NULL)
+		fatal("cannot encode a request: a string is not UTF-8");
+	if (stream)
+		json_object_set_new(root, "stream", json_true());
 	if (s->has_temperature)
 		json_object_set_new(root, "temperature",
 		    json_real(s->temperature));
@@ -609,5 +667,17 @@ request_body(const struct spec *s, const struct task *t, char **errp)
 	json_decref(root);
 	if (text == NULL)
 		fatal("out of memory");
+	return text;
+}
+
+char *
+request_body(const struct spec *s, const struct task *t, char **errp)
+{
+	char *user, *text;
+
+	if ((user = request_user_text(s, t, 0, errp)) == NULL)
+		return NULL;
+	text = request_wire_body(s, user, NULL);
+	free(user);
 	return text;
 }

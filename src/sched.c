@@ -26,11 +26,6 @@
 #include "util.h"
 #include "warm.h"
 
-/* How long a request may go without a byte moving before it is aborted
- * (and retried).  A non-streamed answer sends nothing until it is whole,
- * so this is also the longest answer waited for: over 10 minutes. */
-#define SCHED_STALL_SECONDS	900L
-
 /* What a task needs, as far as can be told before the build. */
 enum need {
 	NEED_NOTHING,		/* up to date */
@@ -47,14 +42,20 @@ struct run {
 	int		 need;		/* enum need, from the first pass */
 	int		 same_outs;	/* the cache restores the locked files */
 	char		*why;		/* owned: why it runs */
+	char		*user;		/* owned: the user text, while asked */
 	char		*body;		/* owned: the request, while asked */
-	int		 attempts;
+	int		 attempts;	/* of this round */
 	double		 retry_at;	/* monotonic time of the next try */
 	double		 worst;		/* USD reserved for its request */
 	double		 cost;		/* USD its answer cost */
 	int		 reserved;	/* worst is reserved in the budget */
 	int		 warming;	/* it writes its prefix's cache */
 	int		 batched;	/* it went through a batch */
+	int		 holds_slot;	/* delayed by the endpoint's limits */
+	struct buf	 answer;	/* the parts of a continued answer */
+	int		 rounds;	/* continuations asked */
+	struct usage	 usage;		/* over all rounds */
+	double		 seconds;	/* over all rounds */
 };
 
 struct sched {
@@ -63,12 +64,15 @@ struct sched {
 	const struct sched_opts	 *opts;
 	struct lock		  lock;
 	char			 *cachedir;
-	struct http		 *http;
+	struct provider		 *prov;
+	struct http		 *bhttp;	/* for batches */
 	struct prio_heap	  ready;	/* by critical path */
 	double			 *prio;		/* by task id */
 	struct prio_durations	  durations;	/* of the last requests */
 	struct task		**delayed;	/* waiting to retry */
 	size_t			  ndelayed;
+	size_t			  nholding;	/* of those, the ones waiting
+						 * for the endpoint's limits */
 	int			  running;
 	int			  stopping;	/* start nothing new */
 	int			  fatal;	/* a failure that stops all */
@@ -627,45 +631,49 @@ task_status(struct sched *s, struct task *t, const char *how)
 	    t->name);
 }
 
-/* Send t's request (again). */
+/* Put t aside for d seconds; holds_slot when it waits for the limits of
+ * its endpoint (it then counts against -j). */
+static void
+task_delay(struct sched *s, struct task *t, double d, int holds_slot)
+{
+	struct run *r = t->run;
+
+	r->retry_at = now_mono() + d;
+	r->holds_slot = holds_slot;
+	if (holds_slot)
+		s->nholding++;
+	t->state = TASK_READY;
+	s->delayed = xreallocarray(s->delayed, s->ndelayed + 1,
+	    sizeof(*s->delayed));
+	s->delayed[s->ndelayed++] = t;
+}
+
+/* Send t's request (again), or put it aside while its endpoint is at a
+ * limit. */
 static void
 task_send(struct sched *s, struct task *t)
 {
 	struct run *r = t->run;
-	const char *hdrs[5];
-	char *url, *auth = NULL, *err = NULL;
-	const char *key;
-	int i = 0;
+	char *err = NULL;
+	double wait = 0;
+	int rc;
 
-	key = r->spec.keyvar ? getenv(r->spec.keyvar) : NULL;
-	if (r->spec.wire == WIRE_ANTHROPIC) {
-		xasprintf(&url, "%s/v1/messages", r->spec.base);
-		xasprintf(&auth, "x-api-key: %s", key ? key : "");
-		hdrs[i++] = auth;
-		hdrs[i++] = "anthropic-version: 2023-06-01";
-	} else {
-		xasprintf(&url, "%s/chat/completions", r->spec.base);
-		if (key != NULL) {
-			xasprintf(&auth, "Authorization: Bearer %s", key);
-			hdrs[i++] = auth;
-		}
+	if (r->body == NULL)
+		r->body = request_wire_body(&r->spec, r->user,
+		    r->answer.len > 0 ? r->answer.data : NULL);
+	rc = provider_send(s->prov, &r->spec, r->body, t, &wait, &err);
+	if (rc == 1) {
+		task_delay(s, t, wait, 1);
+		return;
 	}
-	hdrs[i++] = "content-type: application/json";
-	hdrs[i] = NULL;
-	r->attempts++;
-	if (http_post(s->http, url, hdrs, r->body, SCHED_STALL_SECONDS, t,
-	    &err) == -1) {
+	if (rc == -1) {
 		task_fail(s, t, err);
 		free(err);
-	} else {
-		t->state = TASK_RUNNING;
-		s->running++;
+		return;
 	}
-	if (auth != NULL) {
-		memset(auth, 0, strlen(auth));	/* holds the key */
-		free(auth);
-	}
-	free(url);
+	r->attempts++;
+	t->state = TASK_RUNNING;
+	s->running++;
 }
 
 /* --budget: reserve the worst case of t's request, or start nothing
@@ -814,11 +822,15 @@ task_start(struct sched *s, struct task *t)
 		sched_batch(s, t);
 		return;
 	}
-	if ((r->body = request_body(&r->spec, t, &err)) == NULL) {
+	free(r->user);		/* a task held before comes back here */
+	free(r->body);
+	r->body = NULL;
+	if ((r->user = request_user_text(&r->spec, t, 0, &err)) == NULL) {
 		task_fail(s, t, err);
 		free(err);
 		return;
 	}
+	r->body = request_wire_body(&r->spec, r->user, NULL);
 	if (!sched_afford(s, t, 0))
 		return;
 	if (r->spec.cache_mark) {
@@ -840,154 +852,281 @@ task_start(struct sched *s, struct task *t)
 	task_send(s, t);
 }
 
-/* The delay before try number attempts+1: the server's retry-after when
- * given, else exponential backoff with jitter, at most 30 s. */
+/* The delay before try number attempts+1: the server's retry-after-ms
+ * or retry-after when given, else exponential backoff with jitter, at
+ * most retry_max_wait. */
 static double
-retry_delay(const struct http_result *res, int attempts)
+retry_delay(const struct outcome *o, int attempts, const struct spec *sp)
 {
 	double d;
 
-	if (res->retry_after_ms && (d = atof(res->retry_after_ms)) > 0)
-		return d / 1000;
-	if (res->retry_after && (d = atof(res->retry_after)) > 0)
-		return d;
+	if (o->retry_after > 0)
+		return o->retry_after;
 	d = 0.5 * pow(2, attempts - 1);
-	d *= 0.75 + 0.5 * ((double)rand() / RAND_MAX);
-	return d > 30 ? 30 : d;
+	if (d > sp->retry_max_wait)
+		d = sp->retry_max_wait;
+	return d * (1 - 0.25 * ((double)rand() / RAND_MAX));
 }
 
-/* An answer came for t (seconds after it was sent, or through a
- * batch): count it, then check it, cache it and write its targets. */
+/* Fail t whose answer (n bytes) could not be used, keeping it. */
+static void
+fail_keeping(struct sched *s, struct task *t, const char *why,
+    const char *text, size_t n)
+{
+	char *kept, *m;
+
+	kept = keep_answer(s, t, text, n);
+	xasprintf(&m, "%s; the partial answer is kept in %s", why, kept);
+	task_fail(s, t, m);
+	free(m);
+	free(kept);
+}
+
+static void	task_continue(struct sched *, struct task *,
+		    const struct reply *);
+
+/* An answer came for t (seconds after it was sent, or through a batch
+ * when r->batched): count it, then continue it, or check it, cache it
+ * and write its targets. */
 static void
 task_answered(struct sched *s, struct task *t, struct reply *rep,
     double seconds)
 {
 	struct run *r = t->run;
 	struct cache_entry e;
+	const char *text;
 	char *err = NULL;
+	size_t len;
 
-	r->cost = report_add(&s->report, r->spec.tier, r->spec.model,
-	    &rep->usage, r->batched);
-	s->nasked++;
+	r->cost += report_add(&s->report, r->spec.tier, r->spec.model,
+	    &rep->usage, rep->write_1h, r->batched);
+	r->usage.in += rep->usage.in;
+	r->usage.out += rep->usage.out;
+	r->usage.cache_write += rep->usage.cache_write;
+	r->usage.cache_read += rep->usage.cache_read;
+	if (seconds >= 0)
+		r->seconds += seconds;
+	if (r->rounds == 0)
+		s->nasked++;
+	if (rep->warning)
+		log_warning("'%s': %s", t->name, rep->warning);
+	if (rep->note)
+		log_note("'%s': %s", t->name, rep->note);
 
-	if (rep->stop == NULL || (strcmp(rep->stop, "end_turn") != 0 &&
-	    strcmp(rep->stop, "stop_sequence") != 0 &&
-	    strcmp(rep->stop, "stop") != 0)) {
-		char *kept = keep_answer(s, t, rep->text, rep->len);
-
-		xasprintf(&err, "%s: the answer stopped with '%s', not at "
-		    "its end (max_tokens is %ld); the partial answer is kept "
-		    "in %s", r->spec.provider, rep->stop ? rep->stop :
-		    "nothing", r->spec.max_tokens, kept);
-		free(kept);
-		task_fail(s, t, err);
+	switch (rep->stop_kind) {
+	case STOP_LIMIT:
+		if (r->batched) {
+			xasprintf(&err, "%s: the batched answer was cut at "
+			    "max_tokens (%ld); raise max_tokens or build it "
+			    "without --batch", r->spec.provider,
+			    r->spec.max_tokens);
+			fail_keeping(s, t, err, rep->text, rep->len);
+			free(err);
+			return;
+		}
+		task_continue(s, t, rep);
+		return;
+	case STOP_CONTEXT:
+		xasprintf(&err, "%s: the answer filled the context window of "
+		    "%s (%ld tokens in, %ld out; the request is %zu bytes): "
+		    "shorten the inputs or split the task", r->spec.provider,
+		    r->spec.model, rep->usage.in + rep->usage.cache_read +
+		    rep->usage.cache_write, rep->usage.out,
+		    (r->user ? strlen(r->user) : 0) + strlen(r->spec.system));
+		fail_keeping(s, t, err, rep->text, rep->len);
+		free(err);
+		return;
+	case STOP_OTHER:
+		xasprintf(&err, "%s: the answer stopped with '%s', not at its "
+		    "end", r->spec.provider, rep->stop ? rep->stop :
+		    "nothing");
+		fail_keeping(s, t, err, rep->text, rep->len);
 		free(err);
 		return;
 	}
 
+	text = rep->text;
+	len = rep->len;
+	if (r->rounds > 0) {
+		if (provider_join(&r->answer, rep->text, rep->len,
+		    r->spec.prefill, &err) == -1) {
+			char *m;
+
+			xasprintf(&m, "%s: the last part of a continued answer "
+			    "does not join cleanly: %s", r->spec.provider, err);
+			buf_add(&r->answer, rep->text, rep->len);
+			fail_keeping(s, t, m, r->answer.data, r->answer.len);
+			free(m);
+			free(err);
+			return;
+		}
+		text = r->answer.data;
+		len = r->answer.len;
+	}
+
+	/* The cache keeps the whole answer under the first request's key. */
 	memset(&e, 0, sizeof(e));
 	memcpy(e.key, r->spec.key, 65);
 	e.model = rep->model;
-	e.answer = rep->text;
-	e.answerlen = rep->len;
-	e.usage = rep->usage;
-	if (task_apply(s, t, rep->text, rep->len, &e, &err) == -1) {
+	e.answer = (char *)text;
+	e.answerlen = len;
+	e.usage = r->usage;
+	if (task_apply(s, t, text, len, &e, &err) == -1) {
 		task_fail(s, t, err);
 		free(err);
-		return;
-	}
-	if (r->batched) {
-		log_status("[%zu/%zu] %s (%s, batch, %ld+%ld tokens)",
-		    s->nfinished + 1, s->nprompt, t->name, r->spec.tier,
-		    rep->usage.in, rep->usage.out);
 	} else {
-		log_status("[%zu/%zu] %s (%s, %.1f s, %ld+%ld tokens)",
-		    s->nfinished + 1, s->nprompt, t->name, r->spec.tier,
-		    seconds, rep->usage.in, rep->usage.out);
-		prio_durations_set(&s->durations, t->name, seconds,
-		    rep->usage.out);
+		if (r->batched)
+			log_status("[%zu/%zu] %s (%s, batch, %ld+%ld tokens)",
+			    s->nfinished + 1, s->nprompt, t->name,
+			    r->spec.tier, r->usage.in, r->usage.out);
+		else if (r->rounds > 0)
+			log_status("[%zu/%zu] %s (%s, %.1f s, %ld+%ld tokens, "
+			    "%d parts)", s->nfinished + 1, s->nprompt, t->name,
+			    r->spec.tier, r->seconds, r->usage.in,
+			    r->usage.out, r->rounds + 1);
+		else
+			log_status("[%zu/%zu] %s (%s, %.1f s, %ld+%ld tokens)",
+			    s->nfinished + 1, s->nprompt, t->name,
+			    r->spec.tier, r->seconds, r->usage.in,
+			    r->usage.out);
+		if (!r->batched)
+			prio_durations_set(&s->durations, t->name, r->seconds,
+			    r->usage.out);
+		task_finish(s, t, 1);
 	}
-	task_finish(s, t, 1);
+	buf_free(&r->answer);
+	free(r->user);
+	r->user = NULL;
 }
 
-/* The answer to a request of a batch, or why there is none. */
+/* The answer to a request of a batch (a whole message), or why there is
+ * none. */
 static void
 on_batch_answer(void *arg, struct task *t, const char *message, size_t len,
     const char *err)
 {
+	struct answer_meta m;
 	struct sched *s = arg;
 	struct run *r = t->run;
-	struct reply rep;
-	char *perr = NULL;
-	int kind;
+	struct decoder *d;
+	struct outcome o;
 
 	r->batched = 1;
 	if (err != NULL) {
 		task_fail(s, t, err);
 		return;
 	}
-	if (provider_parse(&r->spec, 200, message, len, NULL, NULL, &rep,
-	    &perr, &kind) == -1) {
-		task_fail(s, t, perr);
-		free(perr);
-		return;
-	}
-	task_answered(s, t, &rep, -1);
-	reply_clear(&rep);
+	memset(&m, 0, sizeof(m));
+	m.status = 200;
+	d = decoder_new(&r->spec);
+	decoder_feed(d, 200, "application/json", message, len);
+	decoder_finish(d, &m, &o);
+	decoder_free(d);
+	if (!o.ok)
+		task_fail(s, t, o.err);
+	else
+		task_answered(s, t, &o.reply, -1);
+	outcome_clear(&o);
 }
 
-/* A request ended: retry it, fail its task, or store and apply it. */
+/* A failed attempt: try again later, or fail t quoting the provider. */
 static void
-on_done(const struct http_result *res, void *arg)
+on_failure(struct sched *s, struct task *t, struct outcome *o)
 {
-	struct sched *s = arg;
-	struct task *t = res->udata;
-	struct run *r;
-	struct reply rep;
-	char *err = NULL;
+	struct run *r = t->run;
+	char *m;
 	double d;
-	int kind;
 
-	if (batch_owns(s->batches, res->udata)) {
-		batch_done(s->batches, res);
-		return;
-	}
-	r = t->run;
-	s->running--;
-	if (provider_parse(&r->spec, res->status, res->body, res->len,
-	    res->neterr, res->reqid, &rep, &err, &kind) == -1) {
-		if (kind == FAIL_RETRY && r->attempts < s->opts->attempts &&
-		    !interrupted) {
-			d = retry_delay(res, r->attempts);
+	if (o->kind == FAIL_RETRY && r->attempts <= r->spec.retries &&
+	    !interrupted && !s->fatal) {
+		d = retry_delay(o, r->attempts, &r->spec);
+		if (d <= r->spec.retry_max_wait) {
 			log_note("'%s': %s; trying again in %.1f s", t->name,
-			    err, d);
-			free(err);
-			r->retry_at = now_mono() + d;
-			t->state = TASK_READY;
-			s->delayed = xreallocarray(s->delayed,
-			    s->ndelayed + 1, sizeof(*s->delayed));
-			s->delayed[s->ndelayed++] = t;
+			    o->err, d);
+			task_delay(s, t, d, 0);
 			return;
 		}
-		if (r->attempts > 1) {
-			char *m;
+		xasprintf(&m, "%s; the server asks to wait %.0f s, longer "
+		    "than retry_max_wait (%g s)", o->err, d,
+		    r->spec.retry_max_wait);
+	} else if (r->attempts > 1)
+		xasprintf(&m, "%s after %d tries", o->err, r->attempts);
+	else
+		m = xstrdup(o->err);
+	task_fail(s, t, m);
+	free(m);
+	if (o->kind == FAIL_STOP && !s->fatal) {
+		s->fatal = 1;
+		s->stopping = 1;
+		log_error("stopping: %s refuses every request until the limit "
+		    "is raised; nothing more is sent", r->spec.provider);
+	}
+}
 
-			xasprintf(&m, "%s after %d tries", err, r->attempts);
-			free(err);
-			err = m;
-		}
-		if (kind == FAIL_FATAL && res->status == 429) {
-			s->fatal = 1;
-			s->stopping = 1;
-		}
-		task_fail(s, t, err);
+/* The answer was cut at max_tokens: ask for the rest in a new round,
+ * unless the rounds are used up or the parts do not join. */
+static void
+task_continue(struct sched *s, struct task *t, const struct reply *rep)
+{
+	struct run *r = t->run;
+	char *err = NULL, *m;
+
+	if (provider_join(&r->answer, rep->text, rep->len, r->spec.prefill,
+	    &err) == -1) {
+		xasprintf(&m, "%s: the answer was cut at max_tokens (%ld) and "
+		    "its continuation does not join cleanly: %s",
+		    r->spec.provider, r->spec.max_tokens, err);
+		buf_add(&r->answer, rep->text, rep->len);
+		fail_keeping(s, t, m, r->answer.data, r->answer.len);
+		free(m);
 		free(err);
+		return;
+	}
+	if (r->answer.len == 0 || r->rounds >= r->spec.continuations) {
+		xasprintf(&m, "%s: the answer was cut at max_tokens (%ld) %s",
+		    r->spec.provider, r->spec.max_tokens, r->answer.len == 0 ?
+		    "before any text came" : r->rounds == 0 ?
+		    "and continuations is 0" : "in every round (setting "
+		    "continuations)");
+		fail_keeping(s, t, m, r->answer.data ? r->answer.data : "",
+		    r->answer.len);
+		free(m);
+		return;
+	}
+	r->rounds++;
+	r->attempts = 0;
+	log_note("'%s': the answer was cut at max_tokens (%ld); asking for "
+	    "the rest (continuation %d of at most %d)", t->name,
+	    r->spec.max_tokens, r->rounds, r->spec.continuations);
+	task_send(s, t);
+}
+
+/* A request ended: retry it, fail its task, continue it, or store and
+ * apply the answer. */
+static void
+on_done(struct outcome *o, void *arg)
+{
+	struct sched *s = arg;
+	struct task *t = o->udata;
+	struct run *r = t->run;
+
+	s->running--;
+	if (!o->ok) {
+		on_failure(s, t, o);
 		return;
 	}
 	free(r->body);
 	r->body = NULL;
-	task_answered(s, t, &rep, res->seconds);
-	reply_clear(&rep);
+	task_answered(s, t, &o->reply, o->seconds);
+}
+
+/* A transfer of a batch ended. */
+static void
+on_batch_http(const struct http_result *res, void *arg)
+{
+	struct sched *s = arg;
+
+	batch_done(s->batches, res);
 }
 
 /* Move delayed tasks whose time has come back to the wire.  Returns the
@@ -997,16 +1136,27 @@ sched_retry(struct sched *s)
 {
 	double now, next = -1;
 	struct task *t;
+	struct run *r;
 	size_t i;
 
 	now = now_mono();
 	for (i = 0; i < s->ndelayed; ) {
 		t = s->delayed[i];
-		if (((struct run *)t->run)->retry_at <= now || interrupted) {
+		r = t->run;
+		if (r->retry_at <= now || interrupted || s->fatal) {
 			s->delayed[i] = s->delayed[--s->ndelayed];
+			if (r->holds_slot) {
+				s->nholding--;
+				r->holds_slot = 0;
+			}
 			if (interrupted) {
-				task_fail(s, t, "interrupted while waiting "
-				    "to retry");
+				task_fail(s, t, r->attempts > 0 ?
+				    "interrupted while waiting to retry" :
+				    "interrupted before it was sent");
+				continue;
+			}
+			if (s->fatal) {
+				task_fail(s, t, "not sent: the build stopped");
 				continue;
 			}
 			task_send(s, t);
@@ -1037,10 +1187,11 @@ sched_loop(struct sched *s)
 			s->stopping = 1;
 			s->aborting = 1;
 		}
-		if (interrupted > 1 && http_running(s->http) > 0)
+		if (interrupted > 1 && (provider_running(s->prov) > 0 ||
+		    http_running(s->bhttp) > 0))
 			break;
 		while (!s->stopping && !s->budget_hold && s->ready.len > 0 &&
-		    s->running < s->opts->jobs)
+		    s->running + (int)s->nholding < s->opts->jobs)
 			task_start(s, ready_pop(s));
 		batch_flush(s->batches);
 		bwait = interrupted ? -1 : batch_tick(s->batches);
@@ -1057,7 +1208,13 @@ sched_loop(struct sched *s)
 			ms = wait;
 		if (bwait > 0 && bwait < ms)
 			ms = bwait;
-		http_poll(s->http, ms, on_done, s);
+		/* The requests wait on the provider; a batch's few transfers
+		 * are looked at in passing. */
+		if (s->running > 0) {
+			provider_poll(s->prov, ms, on_done, s);
+			http_poll(s->bhttp, 0, NULL, 0, on_batch_http, s);
+		} else
+			http_poll(s->bhttp, ms, NULL, 0, on_batch_http, s);
 	}
 }
 
@@ -1129,7 +1286,9 @@ sched_free(struct sched *s)
 			continue;
 		spec_clear(&r->spec);
 		free(r->why);
+		free(r->user);
 		free(r->body);
+		buf_free(&r->answer);
 		free(r);
 		s->dag->tasks[i]->run = NULL;
 	}
@@ -1141,7 +1300,8 @@ sched_free(struct sched *s)
 	prio_durations_free(&s->durations);
 	free(s->delayed);
 	free(s->cachedir);
-	http_free(s->http);
+	provider_free(s->prov);
+	http_free(s->bhttp);
 	lock_free(&s->lock);
 }
 
@@ -1250,9 +1410,12 @@ sched_run(struct plan *p, struct dag *d, const struct sched_opts *o)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = SIG_IGN;	/* a command that stops reading */
+	sigaction(SIGPIPE, &sa, NULL);
+	s.prov = provider_new(o->jobs);
 	xasprintf(&bdir, "%s/batches", o->statedir);
-	s.http = http_new();
-	s.batches = batches_new(bdir, s.batch_poll, s.http, on_batch_answer,
+	s.bhttp = http_new();
+	s.batches = batches_new(bdir, s.batch_poll, s.bhttp, on_batch_answer,
 	    &s, &err);
 	free(bdir);
 	if (err != NULL) {

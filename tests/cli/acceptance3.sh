@@ -165,11 +165,11 @@ cat >"$T/script.json" <<'JS'
 [{"match": "Write x.", "status": 500, "message": "overheated rack 7, try later"}]
 JS
 start_fake --script "$T/script.json"
-(cd "$T/e" && "$PLANMAKE" -j1 z.md x.md y.md) >"$T/out" 2>"$T/err"
+(cd "$T/e" && "$PLANMAKE" -j1 retries=2 z.md x.md y.md) >"$T/out" 2>"$T/err"
 check "a persistent 500 exits 1" test $? -eq 1
 check "a persistent 500 quotes the server" \
     grep -q "^planmake: task 'x.md' failed: anthropic: HTTP 500 api_error: overheated rack 7, try later (request req_fake_[0-9]*) after 3 tries$" "$T/err"
-check "a persistent 500 is tried 3 times" test "$(requests_for x.md)" -eq 3
+check "a persistent 500 is tried 3 times (retries=2)" test "$(requests_for x.md)" -eq 3
 check "a persistent 500: its dependent is skipped, not asked" \
     test "$(requests_for y.md)" -eq 0 -a ! -e "$T/e/y.md"
 check "a persistent 500: the summary lists failed and skipped" \

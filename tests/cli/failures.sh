@@ -23,7 +23,7 @@ cat >"$T/script.json" <<'JS'
 [{"match": "Write alpha", "status": 500, "message": "the fake is broken today"}]
 JS
 start_fake --script "$T/script.json"
-pm -k
+pm -k retries=2
 check "persistent 500 exits 1" test $? -eq 1
 check "error quotes the server's message" grep -q "task 'a.txt' failed: anthropic: HTTP 500 api_error: the fake is broken today (request req_fake_[0-9]*) after 3 tries" "$T/err"
 check "500 is tried 3 times" test "$(requests_for a.txt)" -eq 3
@@ -77,7 +77,8 @@ check "bad answer exits 1" test $? -eq 1
 check "a path that is not a target is refused" grep -q "b.txt' failed: answer names 'x.txt', which is not a target" "$T/err"
 check "the refused answer is kept" grep -q 'not mine' "$T/w/.planmake/failed/b.txt.answer"
 check "the refused answer wrote nothing" test "$(cat "$T/w/b.txt")" = old -a ! -e "$T/w/x.txt"
-check "max_tokens stop fails the task" grep -q "a.txt' failed: anthropic: the answer stopped with 'max_tokens'" "$T/err"
+check "max_tokens in every round fails the task" grep -q "a.txt' failed: anthropic: the answer was cut at max_tokens (16000) in every round (setting continuations); the partial answer is kept in" "$T/err"
+check "max_tokens: first answer and 3 continuations" test "$(requests_for a.txt)" -eq 4
 check "the cut answer wrote nothing" test ! -e "$T/w/a.txt"
 
 # A cut body and a dropped connection are retried.

@@ -9,11 +9,15 @@ ntest=0
 nfail=0
 T=$(mktemp -d /tmp/planmake-test.XXXXXX)
 FAKEPID=
+# The user's own configuration never reaches a test.
+mkdir -p "$T/config"
+export XDG_CONFIG_HOME="$T/config"
+unset OLLAMA_BASE_URL OPENAI_API_KEY
 trap 'cleanup' EXIT
 
 cleanup() {
 	stop_fake
-	rm -rf "$T"
+	if [ -n "$KEEP" ]; then echo "# kept $T"; else rm -rf "$T"; fi
 }
 
 ok() {		# ok NAME: a passed check

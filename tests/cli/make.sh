@@ -139,15 +139,19 @@ printf '#!/bin/sh\necho stand-in\n' >"$T/tree/planmake"
 mk -o planmake install DESTDIR="$T/dest" PREFIX=/usr >"$T/out" 2>&1
 check "install: exits 0" test $? -eq 0
 (cd "$T/dest" && find . | sort) >"$T/list"
-check "install: the tree under DESTDIR/PREFIX" test "$(cat "$T/list")" = \
-".
-./usr
-./usr/bin
-./usr/bin/planmake
-./usr/share
-./usr/share/man
-./usr/share/man/man1
-./usr/share/man/man1/planmake.1"
+# The expected tree: the program, and each man page in its section.
+{
+	printf '.\n./usr\n./usr/bin\n./usr/bin/planmake\n./usr/share\n'
+	printf './usr/share/man\n'
+	for m in "$top"/man/*.[1-8]; do
+		sec=${m##*.}
+		printf './usr/share/man/man%s\n' "$sec"
+		printf './usr/share/man/man%s/%s\n' "$sec" "${m##*/}"
+	done
+} | sort -u >"$T/want"
+check "install: the tree under DESTDIR/PREFIX" cmp -s "$T/want" "$T/list"
+check "install: a section 5 page too" \
+    test -f "$T/dest/usr/share/man/man5/planmake-config.5"
 check "install: the program is executable" test -x "$T/dest/usr/bin/planmake"
 check "install: the man page as written" \
     cmp -s "$top/man/planmake.1" "$T/dest/usr/share/man/man1/planmake.1"

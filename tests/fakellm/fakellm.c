@@ -21,6 +21,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -52,6 +53,13 @@ struct buf {
 	size_t		 cap;
 };
 
+/* The times of the requests a rate_limit rule let through in the last
+ * second. */
+struct window {
+	double		*t;
+	size_t		 n;
+};
+
 /* State shared by all connection threads; guarded by lock. */
 struct server {
 	pthread_mutex_t	 lock;
@@ -73,6 +81,7 @@ struct server {
 	struct stat	 bad_st;	/* of the last script that failed */
 	json_t		*rules;		/* new reference, an array */
 	long		*left;		/* uses left per rule, -1 unlimited */
+	struct window	*win;		/* per rule: recent requests */
 };
 
 /* A Message Batch.  Guarded by srv.batch_lock once created. */
@@ -108,10 +117,22 @@ struct call {
 	const char	*batch;		/* the batch it belongs to, or NULL */
 	const char	*custom_id;	/* its custom_id in that batch */
 	json_int_t	 nbatch;	/* requests in a batch created */
+	json_t		*roles;		/* new reference: message roles */
+	json_t		*extra;		/* new reference: headers to add */
+	int		 stream;	/* "stream": true */
+	int		 include_usage;	/* stream_options.include_usage */
+	const char	*tokens_field;	/* OpenAI: the output-limit field */
+	int		 seen_assistant;
 	struct buf	 system;	/* system text */
 	struct buf	 all;		/* text of all non-system messages */
 	struct buf	 last;		/* text of the last user message */
+	struct buf	 listed;	/* the last user message with a list */
+	struct buf	 assistant;	/* text of the last assistant message */
 	struct buf	 hashin;	/* what the request hash covers */
+	struct buf	 basein;	/* the same, up to the first assistant
+					 * message: the question being
+					 * continued */
+	char		 basehash[17];
 	struct buf	 tmp;		/* scratch */
 	size_t		 nbytes;	/* bytes of system and message text */
 	struct buf	 cachein;	/* the model, then each block's text */
@@ -297,10 +318,18 @@ static const struct {
 	{ "error_type", K_STR },	{ "headers", K_HEADERS },
 	{ "answer", K_STR },		{ "stop_reason", K_STR },
 	{ "cut", K_UINT },		{ "drop", K_BOOL },
-	{ "usage", K_USAGE }
+	{ "usage", K_USAGE },		{ "stall_ms", K_UINT },
+	{ "stall_after", K_UINT },	{ "stream_error", K_STR },
+	{ "error_after", K_UINT },	{ "chunk", K_UINT },
+	{ "overlap", K_UINT },		{ "reopen", K_BOOL },
+	{ "prefill", K_BOOL },		{ "rate_limit", K_UINT },
+	{ "rate_headers", K_BOOL },	{ "delta_bytes", K_UINT },
+	{ "delta_ms", K_UINT },		{ "thinking", K_STR },
+	{ "no_done", K_BOOL }
 };
 
-/* Whether every member of object o is a string (or, if ints, an integer). */
+/* Whether every member of object o is a string (or, if ints, an integer
+ * or, one level down, an object of integers, as in usage details). */
 static int
 members_are(json_t *o, int ints)
 {
@@ -309,9 +338,12 @@ members_are(json_t *o, int ints)
 
 	if (!json_is_object(o))
 		return 0;
-	json_object_foreach(o, k, v)
+	json_object_foreach(o, k, v) {
+		if (ints == 1 && json_is_object(v) && members_are(v, 2))
+			continue;
 		if (ints ? !json_is_integer(v) : !json_is_string(v))
 			return 0;
+	}
 	return 1;
 }
 
@@ -403,11 +435,17 @@ script_install(json_t *rules, const struct stat *st)
 	json_t *r, *t;
 	size_t i;
 
+	for (i = 0; srv.win != NULL && i < json_array_size(srv.rules); i++)
+		free(srv.win[i].t);
+	free(srv.win);
 	json_decref(srv.rules);
 	free(srv.left);
 	srv.rules = rules;
 	srv.left = xrealloc(NULL, (json_array_size(rules) + 1) *
 	    sizeof srv.left[0]);
+	srv.win = xrealloc(NULL, (json_array_size(rules) + 1) *
+	    sizeof srv.win[0]);
+	memset(srv.win, 0, (json_array_size(rules) + 1) * sizeof srv.win[0]);
 	json_array_foreach(rules, i, r) {
 		t = json_object_get(r, "times");
 		srv.left[i] = t != NULL ? (long)json_integer_value(t) : -1;
@@ -455,16 +493,91 @@ script_refresh(void)
 	script_install(rules, &st);
 }
 
+/* Format a Unix time as RFC 3339 in UTC, with milliseconds. */
+static void
+rfc3339(double t, char *out, size_t n)
+{
+	time_t secs = (time_t)t;
+	struct tm tm;
+
+	int ms = (int)ceil((t - (double)secs) * 1000);	/* not early */
+
+	if (ms >= 1000) {
+		secs++;
+		ms -= 1000;
+	}
+	gmtime_r(&secs, &tm);
+	snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, ms);
+}
+
 /*
- * Find the first rule that matches c and has uses left, and use it once.
- * Returns its index and puts a deep copy in *rulep, or returns -1.
- * Called with srv.lock held.
+ * A rate_limit rule of limit requests a second: count c in window w, or
+ * refuse it.  Either way put the rate-limit headers of c's API into
+ * c->extra (unless rate_headers is false).  Returns 1 when c is over the
+ * limit; then *wait is the seconds until a request may pass.
  */
 static int
-script_pick(const struct call *c, json_t **rulep)
+rate_check(struct call *c, json_t *rule, struct window *w, long limit,
+    double *wait)
+{
+	double t = now(), reset;
+	char v[64];
+	size_t i, k;
+	int over;
+
+	for (i = k = 0; i < w->n; i++)
+		if (w->t[i] > t - 1)
+			w->t[k++] = w->t[i];
+	w->n = k;
+	if (!(over = (long)w->n >= limit)) {
+		w->t = xrealloc(w->t, (w->n + 1) * sizeof w->t[0]);
+		w->t[w->n++] = t;
+	}
+	reset = w->n > 0 ? w->t[0] + 1 : t + 1;
+	*wait = reset - t;
+	if (json_is_false(json_object_get(rule, "rate_headers")))
+		return over;
+	if (c->extra == NULL)
+		c->extra = json_object();
+	if (c->api == API_OPENAI) {
+		snprintf(v, sizeof v, "%ld", limit);
+		json_object_set_new(c->extra, "x-ratelimit-limit-requests",
+		    json_string(v));
+		snprintf(v, sizeof v, "%ld", limit - (long)w->n);
+		json_object_set_new(c->extra, "x-ratelimit-remaining-requests",
+		    json_string(v));
+		snprintf(v, sizeof v, "%ldms", (long)(*wait * 1000) + 1);
+		json_object_set_new(c->extra, "x-ratelimit-reset-requests",
+		    json_string(v));
+	} else {
+		snprintf(v, sizeof v, "%ld", limit);
+		json_object_set_new(c->extra,
+		    "anthropic-ratelimit-requests-limit", json_string(v));
+		snprintf(v, sizeof v, "%ld", limit - (long)w->n);
+		json_object_set_new(c->extra,
+		    "anthropic-ratelimit-requests-remaining", json_string(v));
+		rfc3339(reset, v, sizeof v);
+		json_object_set_new(c->extra,
+		    "anthropic-ratelimit-requests-reset", json_string(v));
+	}
+	return over;
+}
+
+/*
+ * Find the first rule that matches c and has uses left, and use it once.
+ * A rate_limit rule is used only by a request over its limit; the others
+ * pass on to the next rules.  Returns the rule's index and puts a deep
+ * copy in *rulep, or returns -1.  Called with srv.lock held.
+ */
+static int
+script_pick(struct call *c, json_t **rulep)
 {
 	const char *s;
-	json_t *r;
+	json_t *r, *v, *h;
+	double wait;
+	char ra[32];
 	size_t i;
 
 	json_array_foreach(srv.rules, i, r) {
@@ -476,9 +589,27 @@ script_pick(const struct call *c, json_t **rulep)
 		s = json_string_value(json_object_get(r, "match"));
 		if (s != NULL && strstr(buf_str(&c->all), s) == NULL)
 			continue;
+		if ((v = json_object_get(r, "rate_limit")) != NULL &&
+		    !rate_check(c, r, &srv.win[i], (long)json_integer_value(v),
+		    &wait))
+			continue;
 		if (srv.left[i] > 0)
 			srv.left[i]--;
 		*rulep = json_deep_copy(r);
+		if (v != NULL) {
+			/* over the limit: a 429 that says how long to wait */
+			if (json_object_get(*rulep, "status") == NULL)
+				json_object_set_new(*rulep, "status",
+				    json_integer(429));
+			if ((h = json_object_get(*rulep, "headers")) == NULL) {
+				h = json_object();
+				json_object_set_new(*rulep, "headers", h);
+			}
+			snprintf(ra, sizeof ra, "%ld", (long)wait + 1);
+			if (json_object_get(h, "retry-after") == NULL)
+				json_object_set_new(h, "retry-after",
+				    json_string(ra));
+		}
 		return (int)i;
 	}
 	return -1;
@@ -574,10 +705,21 @@ call_add_message(struct call *c, const char *role, const struct buf *text)
 {
 	struct buf *to;
 
+	json_array_append_new(c->roles, json_string(role));
 	buf_adds(&c->hashin, role);
 	buf_add(&c->hashin, ":", 1);
 	buf_add(&c->hashin, buf_str(text), text->len);
 	buf_add(&c->hashin, "", 1);
+	if (strcmp(role, "assistant") == 0) {
+		c->seen_assistant = 1;
+		c->assistant.len = 0;
+		buf_add(&c->assistant, buf_str(text), text->len);
+	} else if (!c->seen_assistant) {
+		buf_adds(&c->basein, role);
+		buf_add(&c->basein, ":", 1);
+		buf_add(&c->basein, buf_str(text), text->len);
+		buf_add(&c->basein, "", 1);
+	}
 
 	if (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0)
 		to = &c->system;
@@ -590,6 +732,11 @@ call_add_message(struct call *c, const char *role, const struct buf *text)
 	if (strcmp(role, "user") == 0) {
 		c->last.len = 0;
 		buf_add(&c->last, buf_str(text), text->len);
+		if (strstr(buf_str(text), "Files to write:\n") != NULL ||
+		    c->listed.len == 0) {
+			c->listed.len = 0;
+			buf_add(&c->listed, buf_str(text), text->len);
+		}
 	}
 }
 
@@ -599,6 +746,32 @@ content_empty(json_t *content)
 {
 	return (json_is_string(content) && json_string_length(content) == 0) ||
 	    (json_is_array(content) && json_array_size(content) == 0);
+}
+
+/* Reject top-level fields the Messages API does not have, as it does. */
+static int
+anthropic_known(struct call *c)
+{
+	static const char *const known[] = {
+		"model", "max_tokens", "messages", "system", "temperature",
+		"top_p", "top_k", "stop_sequences", "metadata", "stream",
+		"cache_control", "tools", "tool_choice", "thinking",
+		"output_config", "service_tier", "inference_geo", "container",
+		"mcp_servers", NULL
+	};
+	const char *k;
+	json_t *v;
+	size_t i;
+
+	json_object_foreach(c->root, k, v) {
+		for (i = 0; known[i] != NULL; i++)
+			if (strcmp(k, known[i]) == 0)
+				break;
+		if (known[i] == NULL)
+			return call_fail(c, 400, "invalid_request_error",
+			    "%s: Extra inputs are not permitted", k);
+	}
+	return 0;
 }
 
 /* Check the model, max_tokens, temperature and stream of an Anthropic call. */
@@ -631,10 +804,12 @@ anthropic_params(struct call *c)
 	    json_number_value(v) > 1))
 		return call_fail(c, 400, "invalid_request_error",
 		    "temperature: range: 0..1");
-	if (json_is_true(json_object_get(c->root, "stream")))
+	v = json_object_get(c->root, "stream");
+	if (v != NULL && !json_is_boolean(v))
 		return call_fail(c, 400, "invalid_request_error",
-		    "stream: fakellm does not support streaming");
-	return 0;
+		    "stream: Input should be a valid boolean");
+	c->stream = json_is_true(v);
+	return anthropic_known(c);
 }
 
 /* Take the system text of an Anthropic call: a string or text blocks. */
@@ -696,6 +871,8 @@ anthropic_parse(struct call *c, struct MHD_Connection *conn,
 	buf_adds(&c->hashin, c->model);
 	buf_add(&c->hashin, "", 1);
 	buf_add(&c->cachein, c->model, strlen(c->model) + 1);
+	buf_adds(&c->basein, c->model);
+	buf_add(&c->basein, "", 1);
 
 	sys = json_object_get(c->root, "system");
 	if (sys != NULL && anthropic_system(c, sys) == -1)
@@ -704,6 +881,8 @@ anthropic_parse(struct call *c, struct MHD_Connection *conn,
 		    "text blocks");
 	buf_add(&c->hashin, buf_str(&c->system), c->system.len);
 	buf_add(&c->hashin, "", 1);
+	buf_add(&c->basein, buf_str(&c->system), c->system.len);
+	buf_add(&c->basein, "", 1);
 
 	msgs = json_object_get(c->root, "messages");
 	if (msgs == NULL)
@@ -750,6 +929,12 @@ anthropic_parse(struct call *c, struct MHD_Connection *conn,
 			    "messages.%zu: all messages must have non-empty "
 			    "content except for the optional final assistant "
 			    "message", i);
+		if (i + 1 == json_array_size(msgs) &&
+		    strcmp(role, "assistant") == 0 && c->tmp.len > 0 &&
+		    isspace((unsigned char)c->tmp.s[c->tmp.len - 1]))
+			return call_fail(c, 400, "invalid_request_error",
+			    "messages: final assistant content cannot end with "
+			    "trailing whitespace");
 		call_add_message(c, role, &c->tmp);
 	}
 	return 0;
@@ -800,9 +985,14 @@ openai_params(struct call *c)
 		return openai_fail(c, "model", "invalid_type",
 		    "Invalid type for 'model': expected a string.");
 
+	c->tokens_field = "max_completion_tokens";
 	c->max_tokens = json_object_get(c->root, "max_completion_tokens");
-	if (c->max_tokens == NULL)
+	if (c->max_tokens == NULL) {
+		c->tokens_field = "max_tokens";
 		c->max_tokens = json_object_get(c->root, "max_tokens");
+	}
+	if (c->max_tokens == NULL)
+		c->tokens_field = NULL;
 	if (c->max_tokens != NULL && (!json_is_integer(c->max_tokens) ||
 	    json_integer_value(c->max_tokens) < 1))
 		return openai_fail(c, "max_tokens", "integer_below_min_value",
@@ -813,9 +1003,20 @@ openai_params(struct call *c)
 	    json_number_value(t) > 2))
 		return openai_fail(c, "temperature", "decimal_above_max_value",
 		    "Invalid 'temperature': expected a number from 0 to 2.");
-	if (json_is_true(json_object_get(c->root, "stream")))
-		return openai_fail(c, "stream", "unsupported_value",
-		    "fakellm does not support streaming.");
+	t = json_object_get(c->root, "stream");
+	if (t != NULL && !json_is_boolean(t))
+		return openai_fail(c, "stream", "invalid_type",
+		    "Invalid type for 'stream': expected a boolean.");
+	c->stream = json_is_true(t);
+	t = json_object_get(c->root, "stream_options");
+	if (t != NULL && !c->stream)
+		return openai_fail(c, "stream_options", "invalid_value",
+		    "The 'stream_options' parameter is only allowed when "
+		    "'stream' is enabled.");
+	if (t != NULL && !json_is_object(t))
+		return openai_fail(c, "stream_options", "invalid_type",
+		    "Invalid type for 'stream_options': expected an object.");
+	c->include_usage = json_is_true(json_object_get(t, "include_usage"));
 	return 0;
 }
 
@@ -837,6 +1038,8 @@ openai_parse(struct call *c, struct MHD_Connection *conn,
 		return -1;
 	buf_adds(&c->hashin, c->model);
 	buf_add(&c->hashin, "", 1);
+	buf_adds(&c->basein, c->model);
+	buf_add(&c->basein, "", 1);
 
 	msgs = json_object_get(c->root, "messages");
 	if (msgs == NULL)
@@ -913,7 +1116,7 @@ targets_parse(const char *text)
 
 /* The default answer to c: a fenced block per target.  Caller frees. */
 static char *
-answer_default(const struct call *c)
+answer_default(const struct call *c, const char *hash)
 {
 	struct buf b = { NULL, 0, 0 };
 	const char *path;
@@ -921,7 +1124,7 @@ answer_default(const struct call *c)
 	size_t i;
 
 	if (json_array_size(c->targets) == 0) {
-		buf_printf(&b, "fake answer %s", c->hash);
+		buf_printf(&b, "fake answer %s", hash);
 		return b.s;
 	}
 	json_array_foreach(c->targets, i, t) {
@@ -930,7 +1133,7 @@ answer_default(const struct call *c)
 			buf_add(&b, "\n", 1);
 		buf_printf(&b, "%s\n```\n// %s generated by fakellm\n"
 		    "// request %s\ncontent for %s\n```\n",
-		    path, path, c->hash, path);
+		    path, path, hash, path);
 	}
 	return b.s;
 }
@@ -967,10 +1170,10 @@ dump(json_t *o)
 /* Build the success body of c in its API's shape.  Caller frees. */
 static char *
 ok_body(struct call *c, const char *answer, const char *stop,
-    json_t *usage)
+    json_t *usage, const char *thinking)
 {
 	json_int_t in = c->nbytes / 4 + 1, out = strlen(answer) / 4 + 1;
-	json_t *u;
+	json_t *u, *content;
 	char id[64];
 
 	if (c->api == API_ANTHROPIC) {
@@ -982,11 +1185,17 @@ ok_body(struct call *c, const char *answer, const char *stop,
 		if (usage != NULL)
 			json_object_update(u, usage);
 		c->usage = json_incref(u);
-		return dump(json_pack("{s:s,s:s,s:s,s:s,s:[{s:s,s:s}],s:s,"
-		    "s:n,s:o}", "id", id, "type", "message", "role",
-		    "assistant", "model", c->model, "content", "type", "text",
-		    "text", answer, "stop_reason", stop, "stop_sequence",
-		    "usage", u));
+		content = json_array();
+		if (thinking != NULL)
+			json_array_append_new(content, json_pack("{s:s,s:s,s:s}",
+			    "type", "thinking", "thinking", thinking,
+			    "signature", "fakesig"));
+		json_array_append_new(content, json_pack("{s:s,s:s}", "type",
+		    "text", "text", answer));
+		return dump(json_pack("{s:s,s:s,s:s,s:s,s:o,s:s,s:n,s:o}",
+		    "id", id, "type", "message", "role", "assistant", "model",
+		    c->model, "content", content, "stop_reason", stop,
+		    "stop_sequence", "usage", u));
 	}
 
 	snprintf(id, sizeof id, "chatcmpl-fake-%lu", c->n);
@@ -1053,6 +1262,10 @@ error_body(const struct call *c, const char *etype, const char *msg,
 		    param != NULL && *param != '\0' ? param : NULL, "code",
 		    code));
 	snprintf(id, sizeof id, "req_fake_%lu", c->n);
+	if (code != NULL)
+		return dump(json_pack("{s:s,s:{s:s,s:s,s:{s:s}},s:s}", "type",
+		    "error", "error", "type", etype, "message", msg, "details",
+		    "error_code", code, "request_id", id));
 	return dump(json_pack("{s:s,s:{s:s,s:s},s:s}", "type", "error",
 	    "error", "type", etype, "message", msg, "request_id", id));
 }
@@ -1169,6 +1382,19 @@ log_request(const struct call *c, const struct req *rq, int status,
 		json_object_set_new(o, "cut", json_integer(cut));
 	if (status == 0)
 		json_object_set_new(o, "dropped", json_true());
+	json_object_set_new(o, "stream", json_boolean(c->stream));
+	json_object_set(o, "roles", c->roles ? c->roles : json_array());
+	if (c->seen_assistant)
+		json_object_set_new(o, "assistant_end", json_stringn(
+		    c->assistant.s + (c->assistant.len > 40 ?
+		    c->assistant.len - 40 : 0), c->assistant.len > 40 ? 40 :
+		    c->assistant.len));
+	if (c->api == API_OPENAI) {
+		json_object_set_new(o, "include_usage",
+		    json_boolean(c->include_usage));
+		json_object_set_new(o, "max_tokens_field", c->tokens_field ?
+		    json_string(c->tokens_field) : json_null());
+	}
 	if ((s = dump(o)) == NULL)
 		return;
 
@@ -1205,6 +1431,20 @@ cut_free(void *cls)
 	free(cb);
 }
 
+/* Add the headers of object h to r, replacing any of the same name. */
+static void
+add_headers(struct MHD_Response *r, json_t *h)
+{
+	const char *k, *old;
+	json_t *v;
+
+	json_object_foreach(h, k, v) {
+		if ((old = MHD_get_response_header(r, k)) != NULL)
+			MHD_del_response_header(r, k, old);
+		MHD_add_response_header(r, k, json_string_value(v));
+	}
+}
+
 /* Queue body (which this takes) with status, cut short when cut >= 0. */
 static enum MHD_Result
 respond(struct MHD_Connection *conn, const struct call *c, int status,
@@ -1213,8 +1453,6 @@ respond(struct MHD_Connection *conn, const struct call *c, int status,
 	struct MHD_Response *r;
 	struct cutbody *cb;
 	enum MHD_Result ret;
-	const char *k, *old;
-	json_t *v;
 	char id[64];
 	size_t len = strlen(body);
 
@@ -1235,15 +1473,359 @@ respond(struct MHD_Connection *conn, const struct call *c, int status,
 	MHD_add_response_header(r, "request-id", id);
 	if (c->api == API_OPENAI)
 		MHD_add_response_header(r, "x-request-id", id);
-	json_object_foreach(headers, k, v) {
-		if ((old = MHD_get_response_header(r, k)) != NULL)
-			MHD_del_response_header(r, k, old);
-		MHD_add_response_header(r, k, json_string_value(v));
-	}
+	add_headers(r, c->extra);
+	add_headers(r, headers);
 
 	ret = MHD_queue_response(conn, status, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+/* An answer sent as server-sent events, one event per read. */
+struct stream {
+	struct buf	 text;		/* every event */
+	size_t		*ends;		/* where each event ends in text */
+	size_t		 nev;
+	size_t		 next;		/* the event being sent */
+	long		 stall_ms;	/* once, before event stall_after */
+	size_t		 stall_after;
+	int		 stalled;
+	long		 delta_ms;	/* before each event after the first */
+	json_int_t	 cut;		/* send only this many bytes, or -1 */
+};
+
+/* Mark the end of the event just written. */
+static void
+ev_end(struct stream *st)
+{
+	st->ends = xrealloc(st->ends, (st->nev + 1) * sizeof st->ends[0]);
+	st->ends[st->nev++] = st->text.len;
+}
+
+/* Add one event: "event: NAME" (unless name is NULL) and data, which
+ * this takes. */
+static void
+ev_add(struct stream *st, const char *name, json_t *data)
+{
+	char *d = dump(data);
+
+	if (d == NULL)
+		die("cannot build an event");
+	if (name != NULL)
+		buf_printf(&st->text, "event: %s\n", name);
+	buf_printf(&st->text, "data: %s\n\n", d);
+	free(d);
+	ev_end(st);
+}
+
+/* Cut the stream after n events, ending it with an error event. */
+static void
+ev_error(struct stream *st, const struct call *c, size_t n, const char *etype,
+    const char *msg)
+{
+	if (n < st->nev) {
+		st->text.len = n > 0 ? st->ends[n - 1] : 0;
+		st->text.s[st->text.len] = '\0';
+		st->nev = n;
+	}
+	if (c->api == API_OPENAI)
+		ev_add(st, NULL, json_pack("{s:{s:s,s:s,s:n}}", "error",
+		    "message", msg, "type", etype, "code"));
+	else
+		ev_add(st, "error", json_pack("{s:s,s:{s:s,s:s}}", "type",
+		    "error", "error", "type", etype, "message", msg));
+}
+
+/* The length of the next delta of at most max bytes of s (n left), not
+ * splitting a UTF-8 sequence. */
+static size_t
+delta_len(const char *s, size_t n, size_t max)
+{
+	size_t k = n < max ? n : max;
+
+	while (k < n && ((unsigned char)s[k] & 0xC0) == 0x80)
+		k++;
+	return k;
+}
+
+/* The events of an Anthropic stream answering c. */
+static void
+stream_anthropic(struct stream *st, struct call *c, const char *answer,
+    const char *stop, json_t *usage, const char *thinking, size_t dbytes)
+{
+	json_int_t in = c->nbytes / 4 + 1, out = strlen(answer) / 4 + 1;
+	json_t *u, *v;
+	size_t i, k, n = strlen(answer), idx = 0;
+	char id[64];
+
+	snprintf(id, sizeof id, "msg_fake_%lu", c->n);
+	if ((v = json_object_get(usage, "output_tokens")) != NULL)
+		out = json_integer_value(v);
+	in -= c->cache_read + c->cache_write;
+	u = json_pack("{s:I,s:I,s:I,s:i}", "input_tokens", in,
+	    "cache_creation_input_tokens", c->cache_write,
+	    "cache_read_input_tokens", c->cache_read, "output_tokens", 1);
+	if (usage != NULL)
+		json_object_update(u, usage);
+	/* The log has the usage of the whole answer. */
+	c->usage = json_deep_copy(u);
+	json_object_set_new(c->usage, "output_tokens", json_integer(out));
+	json_object_set_new(u, "output_tokens", json_integer(1));
+	ev_add(st, "message_start", json_pack("{s:s,s:{s:s,s:s,s:s,s:s,s:[],"
+	    "s:n,s:n,s:o}}", "type", "message_start", "message", "id", id,
+	    "type", "message", "role", "assistant", "model", c->model,
+	    "content", "stop_reason", "stop_sequence", "usage", u));
+	ev_add(st, "ping", json_pack("{s:s}", "type", "ping"));
+	if (thinking != NULL) {
+		ev_add(st, "content_block_start", json_pack("{s:s,s:i,s:{s:s,"
+		    "s:s}}", "type", "content_block_start", "index", 0,
+		    "content_block", "type", "thinking", "thinking", ""));
+		ev_add(st, "content_block_delta", json_pack("{s:s,s:i,s:{s:s,"
+		    "s:s}}", "type", "content_block_delta", "index", 0, "delta",
+		    "type", "thinking_delta", "thinking", thinking));
+		ev_add(st, "content_block_delta", json_pack("{s:s,s:i,s:{s:s,"
+		    "s:s}}", "type", "content_block_delta", "index", 0, "delta",
+		    "type", "signature_delta", "signature", "fakesig"));
+		ev_add(st, "content_block_stop", json_pack("{s:s,s:i}", "type",
+		    "content_block_stop", "index", 0));
+		idx = 1;
+	}
+	ev_add(st, "content_block_start", json_pack("{s:s,s:I,s:{s:s,s:s}}",
+	    "type", "content_block_start", "index", (json_int_t)idx,
+	    "content_block", "type", "text", "text", ""));
+	for (i = 0; i < n; i += k) {
+		k = delta_len(answer + i, n - i, dbytes);
+		ev_add(st, "content_block_delta", json_pack("{s:s,s:I,s:{s:s,"
+		    "s:s%}}", "type", "content_block_delta", "index",
+		    (json_int_t)idx, "delta", "type", "text_delta", "text",
+		    answer + i, k));
+	}
+	ev_add(st, "content_block_stop", json_pack("{s:s,s:I}", "type",
+	    "content_block_stop", "index", (json_int_t)idx));
+	ev_add(st, "message_delta", json_pack("{s:s,s:{s:s,s:n},s:{s:I}}",
+	    "type", "message_delta", "delta", "stop_reason", stop,
+	    "stop_sequence", "usage", "output_tokens", out));
+	ev_add(st, "message_stop", json_pack("{s:s}", "type", "message_stop"));
+}
+
+/* One chunk of an OpenAI stream; takes delta. */
+static json_t *
+oai_chunk(const struct call *c, const char *id, json_t *delta,
+    const char *finish)
+{
+	return json_pack("{s:s,s:s,s:I,s:s,s:[{s:i,s:o,s:s?}]}", "id", id,
+	    "object", "chat.completion.chunk", "created",
+	    (json_int_t)time(NULL), "model", c->model, "choices", "index", 0,
+	    "delta", delta, "finish_reason", finish);
+}
+
+/* The events of an OpenAI stream answering c. */
+static void
+stream_openai(struct stream *st, struct call *c, const char *answer,
+    const char *stop, json_t *usage, size_t dbytes)
+{
+	json_int_t in = c->nbytes / 4 + 1, out = strlen(answer) / 4 + 1;
+	size_t i, k, n = strlen(answer);
+	json_t *u;
+	char id[64];
+
+	snprintf(id, sizeof id, "chatcmpl-fake-%lu", c->n);
+	ev_add(st, NULL, oai_chunk(c, id, json_pack("{s:s,s:s}", "role",
+	    "assistant", "content", ""), NULL));
+	for (i = 0; i < n; i += k) {
+		k = delta_len(answer + i, n - i, dbytes);
+		ev_add(st, NULL, oai_chunk(c, id, json_pack("{s:s%}", "content",
+		    answer + i, k), NULL));
+	}
+	ev_add(st, NULL, oai_chunk(c, id, json_object(), finish_reason(stop)));
+	if (c->include_usage) {
+		u = json_pack("{s:I,s:I,s:I}", "prompt_tokens", in,
+		    "completion_tokens", out, "total_tokens", in + out);
+		if (usage != NULL)
+			json_object_update(u, usage);
+		json_object_set_new(u, "total_tokens", json_integer(
+		    json_integer_value(json_object_get(u, "prompt_tokens")) +
+		    json_integer_value(json_object_get(u,
+		    "completion_tokens"))));
+		c->usage = json_deep_copy(u);
+		ev_add(st, NULL, json_pack("{s:s,s:s,s:I,s:s,s:[],s:o}", "id",
+		    id, "object", "chat.completion.chunk", "created",
+		    (json_int_t)time(NULL), "model", c->model, "choices",
+		    "usage", u));
+	}
+	buf_printf(&st->text, "data: [DONE]\n\n");
+	ev_end(st);
+}
+
+/* Hand out the stream an event at a time, stalling or cutting it as the
+ * rule said. */
+static ssize_t
+stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct stream *st = cls;
+	size_t end, n;
+
+	if (st->cut >= 0 && pos >= (uint64_t)st->cut)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	if (pos >= st->text.len)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	while (st->next < st->nev && st->ends[st->next] <= pos)
+		st->next++;
+	if (pos == (st->next > 0 ? st->ends[st->next - 1] : 0)) {
+		if (!st->stalled && st->stall_ms > 0 &&
+		    st->next == st->stall_after) {
+			st->stalled = 1;
+			sleep_ms(st->stall_ms);
+		} else if (st->delta_ms > 0 && st->next > 0)
+			sleep_ms(st->delta_ms);
+		pthread_mutex_lock(&srv.lock);
+		n = srv.stopping;
+		pthread_mutex_unlock(&srv.lock);
+		if (n)
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+	}
+	end = st->ends[st->next];
+	if (st->cut >= 0 && end > (size_t)st->cut)
+		end = (size_t)st->cut;
+	n = end - pos;
+	if (n > max)
+		n = max;
+	memcpy(buf, st->text.s + pos, n);
+	return (ssize_t)n;
+}
+
+static void
+stream_free(void *cls)
+{
+	struct stream *st = cls;
+
+	buf_free(&st->text);
+	free(st->ends);
+	free(st);
+}
+
+/* Queue st (which this takes) with status, as ctype. */
+static enum MHD_Result
+respond_reader(struct MHD_Connection *conn, const struct call *c,
+    int status, struct stream *st, const char *ctype, json_t *headers)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	char id[64];
+
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096,
+	    stream_read, st, stream_free);
+	if (r == NULL)
+		die("cannot create a response");
+	snprintf(id, sizeof id, "req_fake_%lu", c->n);
+	MHD_add_response_header(r, "Content-Type", ctype);
+	MHD_add_response_header(r, "Cache-Control", "no-cache");
+	MHD_add_response_header(r, "request-id", id);
+	if (c->api == API_OPENAI)
+		MHD_add_response_header(r, "x-request-id", id);
+	add_headers(r, c->extra);
+	add_headers(r, headers);
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* Queue the event stream st (which this takes) with status 200. */
+static enum MHD_Result
+respond_stream(struct MHD_Connection *conn, const struct call *c,
+    struct stream *st, const char *ctype, json_t *headers)
+{
+	return respond_reader(conn, c, MHD_HTTP_OK, st, ctype, headers);
+}
+
+/* Queue a JSON body that stalls before it is sent. */
+static enum MHD_Result
+respond_plain_stalled(struct MHD_Connection *conn, const struct call *c,
+    int status, struct stream *st, json_t *headers)
+{
+	return respond_reader(conn, c, status, st, "application/json", headers);
+}
+
+/* Whether the first off bytes of t end inside an open fence of
+ * backticks; then *hdr and *fence get the line before the fence and
+ * the fence line. */
+static int
+open_block(const char *t, size_t off, struct buf *hdr, struct buf *fence)
+{
+	const char *p = t, *eol, *prev = NULL;
+	size_t prevn = 0, n, k, flen = 0;
+	int open = 0;
+
+	while (p < t + off) {
+		if ((eol = memchr(p, '\n', (size_t)(t + off - p))) == NULL)
+			eol = t + off;
+		n = (size_t)(eol - p);
+		for (k = 0; k < n && p[k] == '`'; k++)
+			;
+		if (k >= 3 && !open) {
+			open = 1;
+			flen = k;
+			hdr->len = fence->len = 0;
+			buf_add(hdr, prev ? prev : "", prev ? prevn : 0);
+			buf_add(fence, p, n);
+		} else if (k >= flen && k >= 3 && k == n && open)
+			open = 0;
+		prev = p;
+		prevn = n;
+		p = eol + 1;
+	}
+	return open;
+}
+
+/* For a chunk rule: the part of the whole answer full that c gets, as a
+ * model continuing its answer would send it; *stop says whether it is
+ * the last part.  NULL, with c rejected, when c does not continue full.
+ * The caller frees the result. */
+static char *
+chunk_part(struct call *c, json_t *rule, const char *full, const char **stop)
+{
+	struct buf b = { NULL, 0, 0 }, hdr = b, fence = b;
+	size_t flen = strlen(full), off = 0, end, k;
+	const char *a = buf_str(&c->assistant), *last;
+	json_t *v;
+
+	if (c->seen_assistant) {
+		if (c->assistant.len > flen || memcmp(full, a,
+		    c->assistant.len) != 0) {
+			call_fail(c, 400, "invalid_request_error", "fakellm: "
+			    "the assistant turn is not the start of the answer "
+			    "being continued");
+			return NULL;
+		}
+		off = c->assistant.len;
+	}
+	end = off + (size_t)json_integer_value(json_object_get(rule, "chunk"));
+	if (end > flen)
+		end = flen;
+	while (end < flen && ((unsigned char)full[end] & 0xC0) == 0x80)
+		end++;
+	*stop = end < flen ? "max_tokens" : "end_turn";
+	buf_add(&b, "", 0);
+	last = json_string_value(json_array_get(c->roles,
+	    json_array_size(c->roles) - 1));
+	if (c->seen_assistant && last != NULL && strcmp(last, "user") == 0) {
+		/* asked in a new turn, a model may open the block again and
+		 * repeat the end of what it wrote */
+		if (json_is_true(json_object_get(rule, "reopen")) &&
+		    open_block(full, off, &hdr, &fence))
+			buf_printf(&b, "%s\n%s\n", buf_str(&hdr),
+			    buf_str(&fence));
+		if ((v = json_object_get(rule, "overlap")) != NULL) {
+			k = (size_t)json_integer_value(v);
+			if (k > off)
+				k = off;
+			buf_add(&b, full + off - k, k);
+		}
+	}
+	buf_add(&b, full + off, end - off);
+	buf_free(&hdr);
+	buf_free(&fence);
+	return b.s;
 }
 
 /* Add the lower-cased name of a request header to the array cls. */
@@ -1291,8 +1873,9 @@ call_parse(struct call *c, struct MHD_Connection *conn, const struct req *rq)
 	else
 		r = openai_parse(c, conn, &rq->body);
 	if (r == 0) {
-		c->targets = targets_parse(buf_str(&c->last));
+		c->targets = targets_parse(buf_str(&c->listed));
 		hash_hex(&c->hashin, c->hash);
+		hash_hex(&c->basein, c->basehash);
 	}
 }
 
@@ -1303,12 +1886,91 @@ call_free(struct call *c)
 	json_decref(c->hdrnames);
 	json_decref(c->targets);
 	json_decref(c->usage);
+	json_decref(c->roles);
+	json_decref(c->extra);
 	buf_free(&c->system);
 	buf_free(&c->all);
 	buf_free(&c->last);
+	buf_free(&c->listed);
+	buf_free(&c->assistant);
 	buf_free(&c->hashin);
+	buf_free(&c->basein);
 	buf_free(&c->tmp);
 	buf_free(&c->cachein);
+}
+
+/* Whether c's conversation ends with an assistant turn (a prefill). */
+static int
+ends_with_assistant(const struct call *c)
+{
+	const char *last = json_string_value(json_array_get(c->roles,
+	    json_array_size(c->roles) - 1));
+
+	return last != NULL && strcmp(last, "assistant") == 0;
+}
+
+/* Build the stream that answers c as rule says. */
+static struct stream *
+stream_build(struct call *c, json_t *rule, const char *answer,
+    const char *stop, json_int_t cut)
+{
+	struct stream *st;
+	json_t *v;
+	size_t dbytes = 16;
+	const char *etype, *msg;
+
+	st = xrealloc(NULL, sizeof *st);
+	memset(st, 0, sizeof *st);
+	st->cut = cut;
+	if ((v = json_object_get(rule, "delta_bytes")) != NULL &&
+	    json_integer_value(v) > 0)
+		dbytes = (size_t)json_integer_value(v);
+	if (c->api == API_ANTHROPIC)
+		stream_anthropic(st, c, answer, stop, json_object_get(rule,
+		    "usage"), json_string_value(json_object_get(rule,
+		    "thinking")), dbytes);
+	else
+		stream_openai(st, c, answer, stop, json_object_get(rule,
+		    "usage"), dbytes);
+	if ((etype = json_string_value(json_object_get(rule,
+	    "stream_error"))) != NULL) {
+		if ((msg = json_string_value(json_object_get(rule,
+		    "message"))) == NULL)
+			msg = "Overloaded";
+		v = json_object_get(rule, "error_after");
+		ev_error(st, c, v != NULL ? (size_t)json_integer_value(v) : 2,
+		    etype, msg);
+	} else if (json_is_true(json_object_get(rule, "no_done")) &&
+	    st->nev > 0) {
+		/* the stream ends cleanly, but before its last event */
+		st->nev--;
+		st->text.len = st->nev > 0 ? st->ends[st->nev - 1] : 0;
+		st->text.s[st->text.len] = '\0';
+	}
+	if ((v = json_object_get(rule, "stall_ms")) != NULL)
+		st->stall_ms = (long)json_integer_value(v);
+	if ((v = json_object_get(rule, "stall_after")) != NULL)
+		st->stall_after = (size_t)json_integer_value(v);
+	if ((v = json_object_get(rule, "delta_ms")) != NULL)
+		st->delta_ms = (long)json_integer_value(v);
+	return st;
+}
+
+/* A plain body served through the stream reader, to stall it. */
+static struct stream *
+stream_plain(char *body, json_t *rule, json_int_t cut)
+{
+	struct stream *st;
+
+	st = xrealloc(NULL, sizeof *st);
+	memset(st, 0, sizeof *st);
+	buf_adds(&st->text, body);
+	free(body);
+	ev_end(st);
+	st->cut = cut;
+	st->stall_ms = (long)json_integer_value(json_object_get(rule,
+	    "stall_ms"));
+	return st;
 }
 
 /* Answer a request whose body is complete, as the script says. */
@@ -1317,11 +1979,12 @@ handle(struct MHD_Connection *conn, const char *url, const char *method,
     const struct req *rq)
 {
 	struct call c;
+	struct stream *st = NULL;
 	json_t *rule = NULL, *v;
 	json_int_t cut = -1;
 	enum MHD_Result ret;
 	const char *stop;
-	char *body, *answer;
+	char *body, *answer, *part;
 	long delay;
 	int status, idx = -1, answers;
 
@@ -1329,6 +1992,7 @@ handle(struct MHD_Connection *conn, const char *url, const char *method,
 	c.method = method;
 	c.path = url;
 	c.hdrnames = json_array();
+	c.roles = json_array();
 	MHD_get_connection_values(conn, MHD_HEADER_KIND, header_name,
 	    c.hdrnames);
 	pthread_mutex_lock(&srv.lock);
@@ -1345,11 +2009,16 @@ handle(struct MHD_Connection *conn, const char *url, const char *method,
 	}
 	if (c.targets == NULL)
 		c.targets = json_array();
+	if (c.status == 0 && json_is_false(json_object_get(rule, "prefill")) &&
+	    ends_with_assistant(&c))
+		call_fail(&c, 400, "invalid_request_error", "This model does "
+		    "not support assistant message prefill. The conversation "
+		    "must end with a user message.");
 
 	status = c.status != 0 ? c.status : 200;
 	if ((v = json_object_get(rule, "delay_ms")) != NULL)
 		delay = json_integer_value(v);
-	if ((v = json_object_get(rule, "status")) != NULL)
+	if (c.status == 0 && (v = json_object_get(rule, "status")) != NULL)
 		status = json_integer_value(v);
 	if ((v = json_object_get(rule, "cut")) != NULL)
 		cut = json_integer_value(v);
@@ -1375,32 +2044,53 @@ handle(struct MHD_Connection *conn, const char *url, const char *method,
 		return MHD_NO;
 	}
 
-	if (c.status != 0)
-		body = error_body(&c, c.etype, c.emsg, c.param, c.code);
-	else if ((v = json_object_get(rule, "body")) != NULL)
+	body = NULL;
+	if (c.status == 0 && (v = json_object_get(rule, "body")) != NULL)
 		body = xstrdup(json_string_value(v));
-	else if (status >= 400)
+	else if (c.status == 0 && status >= 400)
 		body = scripted_error(&c, status, rule);
-	else {
+	else if (c.status == 0) {
 		v = json_object_get(rule, "answer");
 		answer = v != NULL ? xstrdup(json_string_value(v)) :
-		    answer_default(&c);
+		    answer_default(&c, json_object_get(rule, "chunk") ?
+		    c.basehash : c.hash);
 		if ((stop = json_string_value(json_object_get(rule,
 		    "stop_reason"))) == NULL)
 			stop = "end_turn";
-		body = ok_body(&c, answer, stop, json_object_get(rule,
-		    "usage"));
+		if (json_object_get(rule, "chunk") != NULL) {
+			part = chunk_part(&c, rule, answer, &stop);
+			free(answer);
+			answer = part;
+		}
+		if (answer != NULL && c.stream)
+			st = stream_build(&c, rule, answer, stop, cut);
+		else if (answer != NULL)
+			body = ok_body(&c, answer, stop, json_object_get(rule,
+			    "usage"), json_string_value(json_object_get(rule,
+			    "thinking")));
 		free(answer);
 	}
-	if (body == NULL) {
+	if (c.status != 0) {
+		status = c.status;
+		free(body);
+		body = error_body(&c, c.etype, c.emsg, c.param, c.code);
+	}
+	if (body == NULL && st == NULL) {
 		status = 500;
 		body = error_body(&c, "api_error", "fakellm cannot build the "
 		    "response", NULL, NULL);
 	}
 
 	log_request(&c, rq, status, idx, cut);
-	ret = respond(conn, &c, status, body, cut, json_object_get(rule,
-	    "headers"));
+	if (st != NULL)
+		ret = respond_stream(conn, &c, st, "text/event-stream",
+		    json_object_get(rule, "headers"));
+	else if (json_object_get(rule, "stall_ms") != NULL)
+		ret = respond_plain_stalled(conn, &c, status, stream_plain(body,
+		    rule, cut), json_object_get(rule, "headers"));
+	else
+		ret = respond(conn, &c, status, body, cut,
+		    json_object_get(rule, "headers"));
 	json_decref(rule);
 	call_free(&c);
 	return ret;
@@ -1500,12 +2190,12 @@ batch_item(struct fbatch *b, json_t *r)
 		pthread_mutex_unlock(&srv.lock);
 		v = json_object_get(rule, "answer");
 		answer = v != NULL ? xstrdup(json_string_value(v)) :
-		    answer_default(&c);
+		    answer_default(&c, c.hash);
 		if ((stop = json_string_value(json_object_get(rule,
 		    "stop_reason"))) == NULL)
 			stop = "end_turn";
 		body = ok_body(&c, answer, stop, json_object_get(rule,
-		    "usage"));
+		    "usage"), NULL);
 		free(answer);
 	}
 	log_request(&c, &rq, status, idx, -1);

@@ -100,11 +100,11 @@ test_report_prices(void **state)
 	(void)state;
 	report_init(&r, "claude-sonnet-4-5");
 	/* Haiku: $1 in, $5 out.  Sonnet: $3, $15. */
-	c = report_add(&r, "cheap", "claude-haiku-4-5", &u, 0);
+	c = report_add(&r, "cheap", "claude-haiku-4-5", &u, 0, 0);
 	assert_true(c > 1.4999 && c < 1.5001);
-	c = report_add(&r, "cheap", "claude-haiku-4-5", &u, 1);
+	c = report_add(&r, "cheap", "claude-haiku-4-5", &u, 0, 1);
 	assert_true(c > 0.7499 && c < 0.7501);
-	c = report_add(&r, "local", "llama3.2", &u, 0);
+	c = report_add(&r, "local", "llama3.2", &u, 0, 0);
 	assert_true(c == 0);
 	assert_int_equal(r.ntiers, 2);
 	assert_int_equal(r.tiers[0].requests, 2);

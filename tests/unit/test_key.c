@@ -402,6 +402,146 @@ test_cache_min_table(void **state)
 	assert_int_equal(request_cache_min("claude-haiku-4-5", 300), 300);
 }
 
+/* How to ask is not what is asked: retries, timeouts and continuation
+ * rounds stay out of the key; the provider and its base URL go in. */
+static void
+test_key_settings_and_endpoint(void **state)
+{
+	char base[65], k[65];
+
+	(void)state;
+	unsetenv("OPENAI_BASE_URL");
+	key_of(BASE, "one\n", NULL, "a.md", base);
+	key_of("retries = 9\nretry_max_wait = 1\nconnect_timeout = 3\n"
+	    "stall_timeout = 5\ncontinuations = 0\n" BASE, "one\n", NULL,
+	    "a.md", k);
+	assert_string_equal(base, k);
+	key_of(BASE, "one\n", "tier.cheap=openai:claude-haiku-4-5", "a.md",
+	    base);
+	key_of(BASE, "one\n", "tier.cheap=ollama:claude-haiku-4-5", "a.md", k);
+	assert_string_not_equal(base, k);
+	setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1", 1);
+	key_of(BASE, "one\n", "tier.cheap=openai:claude-haiku-4-5", "a.md", k);
+	assert_string_not_equal(base, k);
+	unsetenv("OPENAI_BASE_URL");
+}
+
+/* The spec of the only task of a one-rule plan, with arg applied. */
+static void
+spec_of(const char *arg, struct plan **pp, struct dag **dp, struct spec *sp)
+{
+	char *err = NULL;
+
+	put("spec.md", "the spec\n");
+	*pp = plan_new();
+	if (arg != NULL)
+		assert_int_equal(plan_cmdline_var(*pp, arg), 0);
+	assert_int_equal(parser_load_mem(*pp, "Planfile", BASE, strlen(BASE)),
+	    0);
+	assert_non_null(*dp = dag_build(*pp));
+	memset(sp, 0, sizeof(*sp));
+	assert_int_equal(request_spec(sp, *pp, (*dp)->tasks[0], &err), 0);
+}
+
+static void
+spec_done(struct plan *p, struct dag *d, struct spec *sp)
+{
+	spec_clear(sp);
+	dag_free(d);
+	plan_free(p);
+}
+
+/* The OpenAI wire: the output limit as the endpoint wants it, a stream
+ * with usage; the Anthropic wire streams without stream_options. */
+static void
+test_body_wires(void **state)
+{
+	struct plan *p;
+	struct dag *d;
+	struct spec sp;
+	json_t *root;
+	char *body;
+
+	(void)state;
+	unsetenv("OPENAI_BASE_URL");
+	spec_of("tier.cheap=openai:gpt-x", &p, &d, &sp);
+	body = request_wire_body(&sp, "hi", NULL);
+	assert_non_null(root = json_loads(body, 0, NULL));
+	assert_int_equal(json_integer_value(json_object_get(root,
+	    "max_completion_tokens")), DEFAULT_MAX_TOKENS);
+	assert_null(json_object_get(root, "max_tokens"));
+	assert_true(json_is_true(json_object_get(root, "stream")));
+	assert_true(json_is_true(json_object_get(json_object_get(root,
+	    "stream_options"), "include_usage")));
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+	    json_object_get(root, "messages"), 0), "role")), "system");
+	json_decref(root);
+	free(body);
+	spec_done(p, d, &sp);
+
+	setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1/", 1);
+	spec_of("tier.cheap=openai:gpt-x", &p, &d, &sp);
+	assert_string_equal(sp.base, "http://127.0.0.1:9/v1");
+	body = request_wire_body(&sp, "hi", NULL);
+	assert_non_null(root = json_loads(body, 0, NULL));
+	assert_non_null(json_object_get(root, "max_tokens"));
+	assert_null(json_object_get(root, "max_completion_tokens"));
+	json_decref(root);
+	free(body);
+	spec_done(p, d, &sp);
+	unsetenv("OPENAI_BASE_URL");
+
+	spec_of(NULL, &p, &d, &sp);
+	body = request_wire_body(&sp, "hi", NULL);
+	assert_non_null(root = json_loads(body, 0, NULL));
+	assert_true(json_is_true(json_object_get(root, "stream")));
+	assert_null(json_object_get(root, "stream_options"));
+	json_decref(root);
+	free(body);
+	spec_done(p, d, &sp);
+}
+
+/* A continuation sends the partial answer back without its trailing
+ * white space, then a user turn unless the model takes a prefill. */
+static void
+test_body_continuation(void **state)
+{
+	struct plan *p;
+	struct dag *d;
+	struct spec sp;
+	json_t *root, *msgs;
+	char *body;
+
+	(void)state;
+	spec_of(NULL, &p, &d, &sp);	/* claude-haiku-4-5: prefill */
+	assert_true(sp.prefill);
+	body = request_wire_body(&sp, "hi", "a.md\n```\npart \n\n");
+	assert_non_null(root = json_loads(body, 0, NULL));
+	msgs = json_object_get(root, "messages");
+	assert_int_equal(json_array_size(msgs), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+	    msgs, 1), "role")), "assistant");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+	    msgs, 1), "content")), "a.md\n```\npart");
+	json_decref(root);
+	free(body);
+	spec_done(p, d, &sp);
+
+	spec_of("tier.cheap=anthropic:claude-sonnet-4-6", &p, &d, &sp);
+	assert_false(sp.prefill);
+	body = request_wire_body(&sp, "hi", "a.md\n```\npart\n");
+	assert_non_null(root = json_loads(body, 0, NULL));
+	msgs = json_object_get(root, "messages");
+	assert_int_equal(json_array_size(msgs), 3);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+	    msgs, 2), "role")), "user");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+	    msgs, 2), "content")), request_continue_text);
+	json_decref(root);
+	free(body);
+	spec_done(p, d, &sp);
+}
+
 int
 main(void)
 {
@@ -415,6 +555,9 @@ main(void)
 		cmocka_unit_test(test_body_context_and_cache_marker),
 		cmocka_unit_test(test_context_errors),
 		cmocka_unit_test(test_cache_min_table),
+		cmocka_unit_test(test_key_settings_and_endpoint),
+		cmocka_unit_test(test_body_wires),
+		cmocka_unit_test(test_body_continuation),
 	};
 
 	return cmocka_run_group_tests_name("key", tests, group_setup,
