@@ -13,6 +13,14 @@ enum var_origin {
 	VAR_CMDLINE		/* NAME=value on the command line: wins */
 };
 
+/* The assignment operators. */
+enum assign_op {
+	ASSIGN_RECURSIVE,	/* "=": stored as written, expanded when used */
+	ASSIGN_SIMPLE,		/* ":=" or "::=": expanded once, now */
+	ASSIGN_COND,		/* "?=": only when not yet defined */
+	ASSIGN_APPEND		/* "+=": appended after a space */
+};
+
 struct var {
 	char		*name;		/* owned */
 	char		*value;		/* owned; unexpanded unless simple */
@@ -22,14 +30,22 @@ struct var {
 	struct loc	 loc;		/* where it was assigned */
 };
 
-/* "target: name = value": a setting for one target's task. */
+/* "target: name = value": a setting for one target's task.  A target
+ * holding '%' is a pattern: the setting applies to each task whose
+ * target it matches ("src/%.c: tier = strong"). */
 struct tset {
 	char		*target;	/* owned */
 	char		*name;		/* owned */
 	char		*value;		/* owned, expanded when read */
 	struct loc	 loc;
+	int		 op;		/* enum assign_op; 0 is "=" */
+	struct tset	*prev;		/* set by plan_add_tset(): the setting
+					   it overrides or appends to */
 };
 
+/* A rule.  A rule whose targets hold '%' is a pattern rule (pattern
+ * set by plan_add_rule()): it makes no task itself, but one instance
+ * per target it matches that the plan needs (see plan_instantiate()). */
 struct rule {
 	char		**targets;	/* owned, expanded, at least one */
 	struct loc	 *tlocs;	/* one per target */
@@ -37,9 +53,24 @@ struct rule {
 	char		**prereqs;	/* owned, expanded */
 	struct loc	 *plocs;	/* one per prerequisite */
 	size_t		  nprereqs;
-	char		 *prompt;	/* owned, expanded; NULL: no prompt */
+	char		 *prompt;	/* owned, expanded; NULL: no prompt.
+					   A pattern rule's is unexpanded. */
 	struct loc	  loc;		/* the rule's first target */
 	struct loc	  prompt_loc;	/* the first prompt line */
+	int		  pattern;	/* a pattern rule */
+	int		  packed;	/* made by rule_new(): the arrays and
+					   their strings are one block */
+	char		 *stem;		/* owned: what '%' matched, for an
+					   instance of a pattern; else NULL */
+	const struct rule *from;	/* an instance's pattern rule */
+	size_t		  ninstances;	/* a pattern rule's instances */
+};
+
+/* A piece of text, not NUL-terminated, and where it was written. */
+struct pword {
+	const char	*s;
+	size_t		 len;
+	struct loc	 loc;
 };
 
 struct plan {
@@ -57,6 +88,23 @@ struct plan {
 	char		**goals;	/* default goal: first rule's targets */
 	size_t		  ngoals;
 	struct smap	  strings;	/* interned strings (file names) */
+	struct rule	**patterns;	/* owned pattern rules, in file order */
+	size_t		  npatterns;
+	size_t		  patternscap;
+	struct rule	**instances;	/* owned instances of patterns */
+	size_t		  ninstances;
+	size_t		  instancescap;
+	struct tset	**ptsets;	/* pattern settings: the latest for
+					   each name and pattern; borrowed */
+	size_t		  nptsets;
+	size_t		  ptsetscap;
+	struct smap	  ptsetmap;	/* "name\tpattern" -> last tset */
+	struct smap	  bytarget;	/* target -> struct rule *, built on
+					   demand by plan_setting() */
+	size_t		  nbytarget;	/* rules in bytarget */
+	struct smap	  warned;	/* warnings given, said once each */
+	struct smap	  tsettargets;	/* target -> a tset of it */
+	int		  shared;	/* see plan_rule_settings_shared() */
 };
 
 struct plan	*plan_new(void);
@@ -76,18 +124,82 @@ void		 plan_set_var(struct plan *p, const char *name,
 		    const char *value, int origin, int simple,
 		    const struct loc *l);
 
-/* Expand the n bytes at text: $(NAME) and ${NAME} of a defined variable
- * give its (recursively expanded) value, $$ gives $, a reference to an
- * undefined variable stays as written with a warning at l, any other $
- * is literal.  A variable that refers to itself is an error at l.
- * The caller frees the result. */
+/* Where the byte at offset off of a text being expanded was written:
+ * fills l.  Loaders pass one when text is not a verbatim copy of one
+ * line (joined lines, escapes). */
+typedef void	(*plan_locate_fn)(void *arg, size_t off, struct loc *l);
+
+/* Assign name from the plan with operator op (enum assign_op): "="
+ * stores the n bytes at value as written, ":=" expands them now, "?="
+ * assigns only an undefined name, "+=" appends a space and value to
+ * the old value, expanded now when the old value was (make's rule),
+ * and is "=" for an undefined name.  l is the assignment's place;
+ * problems met expanding now are placed by locate(arg, offset), or,
+ * when locate is NULL, counted from the struct loc at arg (from l when
+ * arg is NULL too).  Takes copies. */
+void		 plan_assign(struct plan *p, const char *name, int op,
+		    const char *value, size_t n, const struct loc *l,
+		    plan_locate_fn locate, void *arg);
+
+/* Expand the n bytes at text, written at l: $(NAME) and ${NAME} of a
+ * defined variable give its (recursively expanded) value, a computed
+ * name $($(X)_files) is expanded first, $(NAME:.a=.b) and
+ * $(NAME:%.a=%.b) substitute, $(FUNCTION args) calls one of the
+ * functions of grammar/planfile.ebnf, $$ gives $.  A reference to an
+ * undefined variable stays as written with a warning at its place; any
+ * other $ is literal.  Errors (a variable that refers to itself, an
+ * unknown function, bad arguments) are reported at their place and
+ * leave the reference as written.  The caller frees the result. */
 char		*plan_expand(struct plan *p, const char *text, size_t n,
 		    const struct loc *l);
+/* The same for the task of rule r, so that the automatic variables
+ * $@ (its targets), $< (its first prerequisite), $^ (its
+ * prerequisites), $* (its stem) and their D and F forms have values.
+ * quiet holds flags: PLAN_QUIET suppresses warnings (for the instances
+ * of a pattern whose prompt was checked once), PLAN_UNDEF_EMPTY makes
+ * an undefined variable empty, without a warning (for conditions, as
+ * in make).  In a function's arguments an undefined variable is always
+ * empty, with a warning. */
+#define PLAN_QUIET		1
+#define PLAN_UNDEF_EMPTY	2
+char		*plan_expand_rule(struct plan *p, const struct rule *r,
+		    const char *text, size_t n, const struct loc *l,
+		    int quiet);
+/* The most general form: r may be NULL, and places come from
+ * locate(arg, offset), or, when locate is NULL, are counted from the
+ * struct loc at arg. */
+char		*plan_expand_at(struct plan *p, const struct rule *r,
+		    const char *text, size_t n, plan_locate_fn locate,
+		    void *arg, int quiet);
+/* plan_expand_rule() appending to out, for text built piece by piece. */
+void		 plan_expand_append(struct plan *p, const struct rule *r,
+		    struct buf *out, const char *text, size_t n,
+		    const struct loc *l, int quiet);
 
-/* Add a rule, taking ownership of it.  Its first target becomes the
- * default goal when there is none yet and it does not start with '.'. */
-void		 plan_add_rule(struct plan *p, struct rule *r);
+/* A rule with copies of the nt targets and np prerequisites at t and
+ * pr, all in one block (so that 100,000 rules are 100,000 allocations,
+ * not a million).  The caller adds a prompt. */
+struct rule	*rule_new(const struct pword *t, size_t nt,
+		    const struct pword *pr, size_t np);
+
+/* Add a rule, taking ownership of it.  A rule whose targets hold '%'
+ * becomes a pattern rule; a rule that mixes pattern and plain targets
+ * is an error (-1, reported, r freed).  Otherwise its first target
+ * becomes the default goal when there is none yet and it does not
+ * start with '.'.  Returns 0. */
+int		 plan_add_rule(struct plan *p, struct rule *r);
 void		 rule_free(struct rule *r);
+
+/* Whether name matches pattern (one '%' matching any non-empty text,
+ * or, without '%', equal).  *stem and *stemlen get what '%' matched. */
+int		 plan_match(const char *pattern, const char *name,
+		    const char **stem, size_t *stemlen);
+
+/* The instance of pattern rule pat for stem: its targets and
+ * prerequisites with '%' replaced by the stem, its prompt expanded for
+ * the instance.  Owned by p. */
+struct rule	*plan_instantiate(struct plan *p, struct rule *pat,
+		    const char *stem, size_t stemlen);
 
 /* Add a target-specific setting, taking ownership of ts.  An unknown
  * setting name is an error with a suggestion. */
@@ -104,12 +216,32 @@ int		 plan_is_setting(const char *name);
 const char	*plan_setting_suggest(const char *name);
 
 /* The value of setting name for the task writing target: a command-line
- * assignment, else a target-specific setting of target, else a global
- * plan variable, else NULL.  target may be NULL.  Expanded; the caller
- * frees the result.  *where, when not NULL, gets the place it was set
- * (file NULL for the command line). */
+ * assignment, else a target-specific setting of target, else the
+ * pattern setting whose pattern matches target with the shortest stem,
+ * else a global plan variable, else NULL ("+=" and "?=" settings build
+ * on the next of these).  target may be NULL.  Expanded for the task
+ * of the rule making target; the caller frees the result.  *where,
+ * when not NULL, gets the place it was set (file NULL for the command
+ * line). */
 char		*plan_setting(struct plan *p, const char *target,
 		    const char *name, struct loc *where);
+/* The same for the task of rule r: the setting of the first of its
+ * targets that has one of its own (or by pattern), else the global
+ * one. */
+char		*plan_rule_setting(struct plan *p, const struct rule *r,
+		    const char *name, struct loc *where);
+
+/* Whether the task of r reads the same settings as every other task
+ * for which this is true: no setting of its own (by target or by
+ * pattern), and no global setting whose value is expanded per task.
+ * Lets -t check resolve shared settings once, not 100,000 times. */
+int		 plan_rule_settings_shared(struct plan *p,
+		    const struct rule *r);
+
+/* A warning, given once per place and text however often the text
+ * is expanded. */
+void		 plan_warn_once(struct plan *p, const struct loc *l,
+		    const char *fmt, ...) PM_PRINTF(3, 4);
 
 /* Load a plan file: a Planfile, or YAML when the name ends in .yaml or
  * .yml.  Diagnostics go through diag; returns 0, or -1 after errors. */

@@ -155,13 +155,48 @@ tool_prompt(struct plan *p, struct dag *d, int argc, char **argv)
 	return 0;
 }
 
+/* -t check: the plan loaded and its graph built; now each task's
+ * settings (tier, model, numbers) must resolve too.  Prints nothing
+ * when all is well. */
+static int
+tool_check(struct plan *p, struct dag *d)
+{
+	struct spec sp;
+	char *err = NULL;
+	size_t i;
+	int nerr = 0, shared = 0;
+
+	for (i = 0; i < d->ntasks; i++) {
+		const char *prompt = d->tasks[i]->rule->prompt;
+
+		if (prompt == NULL)
+			continue;
+		/* Settings many tasks share are resolved once. */
+		if (plan_rule_settings_shared(p, d->tasks[i]->rule)) {
+			if (shared && utf8_valid(prompt, strlen(prompt), NULL))
+				continue;
+			shared = 1;
+		}
+		memset(&sp, 0, sizeof(sp));
+		if (request_spec(&sp, p, d->tasks[i], &err) == -1) {
+			log_error("%s", err);
+			free(err);
+			err = NULL;
+			if (++nerr == DIAG_MAX_ERRORS)
+				break;
+		}
+		spec_clear(&sp);
+	}
+	return nerr > 0 ? 2 : 0;
+}
+
 /* Run -t TOOL. */
 static int
 run_tool(const char *tool, struct plan *p, struct dag *d, int argc,
     char **argv)
 {
 	if (strcmp(tool, "check") == 0)
-		return 0;
+		return tool_check(p, d);
 	if (strcmp(tool, "list") == 0)
 		return tool_list(p, d);
 	if (strcmp(tool, "graph") == 0)
@@ -260,7 +295,7 @@ main(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
-	if (plan_load(p, path) == -1 || (d = dag_build(p)) == NULL) {
+	if (plan_load(p, path) == -1 || (d = dag_build_goals(p, goals, ngoals)) == NULL) {
 		if (diag_nerrors() > 0)
 			fprintf(stderr, "%d error%s\n", diag_nerrors(),
 			    diag_nerrors() == 1 ? "" : "s");

@@ -1,5 +1,9 @@
 #include "plan.h"
 
+#include <glob.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,8 +11,8 @@
 #include "parser.h"
 #include "util.h"
 
-/* The deepest chain of variables expanded inside one another. */
-#define EXPAND_DEPTH	1000
+/* The deepest nesting of references and variable values. */
+#define EXPAND_DEPTH	500
 
 /* The settings a task reads, besides "tier.NAME". */
 static const char *const settings[] = {
@@ -17,21 +21,37 @@ static const char *const settings[] = {
 };
 #define NSETTINGS	(sizeof(settings) / sizeof(settings[0]))
 
-/* Where to report a problem with a reference: at offset off of text,
- * which starts at l, or, when text is NULL, at l itself. */
-struct where {
-	const char		*text;
-	size_t			 off;
-	const struct loc	*l;
+/* A variable whose value is being expanded, or a foreach or call
+ * binding; a list through the C stack. */
+struct frame {
+	struct var		*v;
+	struct frame		*up;
 };
 
 /* One expansion under way. */
 struct expand {
 	struct plan		*p;
-	struct buf		 out;
-	const struct loc	*base;	/* where the top-level text starts */
-	int			 depth;
-	int			 failed;	/* an error at this reference */
+	const struct rule	*task;	/* automatic variables, or NULL */
+	const char		*top;	/* the text places are counted in */
+	size_t			 ntop;
+	const struct loc	*l;	/* where top starts, or NULL */
+	plan_locate_fn		 locate;	/* or this places offsets */
+	void			*arg;
+	int			 quiet;	/* no warnings */
+	int			 empty;	/* undefined variables are empty:
+					   PLAN_UNDEF_EMPTY, or in a
+					   function's arguments (warned) */
+	int			 depth;	/* nested references */
+	int			 failed;	/* an error in this reference */
+	const char		*ref;	/* the reference of top under way */
+	struct frame		*vars;	/* variables being expanded */
+	struct frame		*binds;	/* foreach and call variables */
+};
+
+/* A word of a list, not NUL-terminated. */
+struct span {
+	const char	*s;
+	size_t		 n;
 };
 
 struct plan *
@@ -44,6 +64,8 @@ plan_new(void)
 static void
 var_free(struct var *v)
 {
+	if (v == NULL)
+		return;
 	free(v->name);
 	free(v->value);
 	free(v);
@@ -68,6 +90,12 @@ rule_free(struct rule *r)
 
 	if (r == NULL)
 		return;
+	free(r->prompt);
+	free(r->stem);
+	if (r->packed) {
+		free(r);
+		return;
+	}
 	for (i = 0; i < r->ntargets; i++)
 		free(r->targets[i]);
 	for (i = 0; i < r->nprereqs; i++)
@@ -76,8 +104,19 @@ rule_free(struct rule *r)
 	free(r->tlocs);
 	free(r->prereqs);
 	free(r->plocs);
-	free(r->prompt);
 	free(r);
+}
+
+/* Free the values of a map and the map. */
+static void
+smap_free_all(struct smap *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->cap; i++)
+		if (m->keys[i] != NULL)
+			free(m->vals[i]);
+	smap_free(m);
 }
 
 void
@@ -90,23 +129,30 @@ plan_free(struct plan *p)
 	for (i = 0; i < p->nrules; i++)
 		rule_free(p->rules[i]);
 	free(p->rules);
+	for (i = 0; i < p->npatterns; i++)
+		rule_free(p->patterns[i]);
+	free(p->patterns);
+	for (i = 0; i < p->ninstances; i++)
+		rule_free(p->instances[i]);
+	free(p->instances);
 	for (i = 0; i < p->vars.cap; i++)
 		if (p->vars.keys[i] != NULL)
 			var_free(p->vars.vals[i]);
 	smap_free(&p->vars);
-	for (i = 0; i < p->phony.cap; i++)
-		free(p->phony.vals[i]);
-	smap_free(&p->phony);
+	smap_free_all(&p->phony);
 	for (i = 0; i < p->ntsets; i++)
 		tset_free(p->tsets[i]);
 	free(p->tsets);
 	smap_free(&p->tsetmap);
+	free(p->ptsets);
+	smap_free(&p->ptsetmap);
+	smap_free(&p->bytarget);
+	smap_free(&p->warned);
+	smap_free(&p->tsettargets);
 	for (i = 0; i < p->ngoals; i++)
 		free(p->goals[i]);
 	free(p->goals);
-	for (i = 0; i < p->strings.cap; i++)
-		free(p->strings.vals[i]);
-	smap_free(&p->strings);
+	smap_free_all(&p->strings);
 	free(p->file);
 	free(p->dir);
 	free(p);
@@ -124,6 +170,14 @@ plan_intern(struct plan *p, const char *s)
 	return copy;
 }
 
+/* Whether c may be part of a variable name. */
+static int
+name_char(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+}
+
 /* Whether the n bytes at s make a variable name: letters, digits, '_',
  * '.' and '-'. */
 static int
@@ -133,14 +187,18 @@ is_name(const char *s, size_t n)
 
 	if (n == 0)
 		return 0;
-	for (i = 0; i < n; i++) {
-		if ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' &&
-		    s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
-		    s[i] == '_' || s[i] == '.' || s[i] == '-')
-			continue;
-		return 0;
-	}
+	for (i = 0; i < n; i++)
+		if (!name_char((unsigned char)s[i]))
+			return 0;
 	return 1;
+}
+
+/* Whether c separates words in a list. */
+static int
+is_ws(int c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
+	    c == '\v' || c == '\f';
 }
 
 int
@@ -159,8 +217,9 @@ plan_cmdline_var(struct plan *p, const char *arg)
 	return 0;
 }
 
-void
-plan_set_var(struct plan *p, const char *name, const char *value,
+/* Store the n bytes at value in name. */
+static void
+set_var(struct plan *p, const char *name, const char *value, size_t n,
     int origin, int simple, const struct loc *l)
 {
 	struct var *v;
@@ -174,7 +233,7 @@ plan_set_var(struct plan *p, const char *name, const char *value,
 		v->name = xstrdup(name);
 		smap_put(&p->vars, name, v);
 	}
-	v->value = xstrdup(value);
+	v->value = xstrndup(value, n);
 	v->origin = origin;
 	v->simple = simple;
 	if (l != NULL)
@@ -183,30 +242,278 @@ plan_set_var(struct plan *p, const char *name, const char *value,
 		memset(&v->loc, 0, sizeof(v->loc));
 }
 
-/* The place w names, in *at; NULL when there is none. */
-static const struct loc *
-where_loc(const struct where *w, struct loc *at)
+void
+plan_set_var(struct plan *p, const char *name, const char *value,
+    int origin, int simple, const struct loc *l)
 {
-	size_t i, bol;
-	int nl;
-
-	if (w->l == NULL)
-		return NULL;
-	*at = *w->l;
-	if (w->text == NULL)
-		return at;
-	for (i = bol = 0, nl = 0; i < w->off; i++)
-		if (w->text[i] == '\n') {
-			nl++;
-			bol = i + 1;
-		}
-	if (nl > 0) {
-		at->line += nl;
-		at->col = (int)(w->off - bol) + 1;
-	} else
-		at->col += (int)w->off;
-	return at;
+	set_var(p, name, value, strlen(value), origin, simple, l);
 }
+
+void
+plan_assign(struct plan *p, const char *name, int op, const char *value,
+    size_t n, const struct loc *l, plan_locate_fn locate, void *arg)
+{
+	struct var *v;
+	struct buf b = { 0 };
+	char *x;
+
+	v = smap_get(&p->vars, name);
+	if (v != NULL && v->origin == VAR_CMDLINE)
+		return;
+	switch (op) {
+	case ASSIGN_COND:
+		if (v != NULL)
+			return;
+		/* FALLTHROUGH */
+	case ASSIGN_RECURSIVE:
+		set_var(p, name, value, n, VAR_FILE, 0, l);
+		return;
+	case ASSIGN_SIMPLE:
+		x = plan_expand_at(p, NULL, value, n, locate,
+		    locate || arg ? arg : (void *)l, 0);
+		set_var(p, name, x, strlen(x), VAR_FILE, 1, l);
+		free(x);
+		return;
+	default:
+		break;
+	}
+	if (v == NULL) {
+		set_var(p, name, value, n, VAR_FILE, 0, l);
+		return;
+	}
+	buf_addstr(&b, v->value);
+	if (n > 0 && b.len > 0)
+		buf_addc(&b, ' ');
+	if (v->simple) {
+		x = plan_expand_at(p, NULL, value, n, locate,
+		    locate || arg ? arg : (void *)l, 0);
+		buf_addstr(&b, x);
+		free(x);
+	} else
+		buf_add(&b, value, n);
+	if (b.data == NULL)
+		buf_grow(&b, 0);
+	free(v->value);
+	v->value = buf_detach(&b);
+}
+
+/* ---- places and messages ---- */
+
+/* Whether at points into the text being placed. */
+static int
+in_top(const struct expand *e, const char *at)
+{
+	return e->top != NULL && at >= e->top && at < e->top + e->ntop;
+}
+
+/* The place of the byte at at: its own when it is in the top text,
+ * else that of the reference of the top text being expanded.  NULL
+ * when the text has no place. */
+static const struct loc *
+place(const struct expand *e, const char *at, struct loc *l)
+{
+	const char *s, *nl;
+	size_t off;
+
+	if (!in_top(e, at))
+		at = e->ref;
+	if (e->locate != NULL) {
+		off = at != NULL && in_top(e, at) ? (size_t)(at - e->top) : 0;
+		e->locate(e->arg, off, l);
+		return l;
+	}
+	if (e->l == NULL)
+		return NULL;
+	*l = *e->l;
+	if (at == NULL || !in_top(e, at))
+		return l;
+	for (s = e->top; (nl = memchr(s, '\n', (size_t)(at - s))) != NULL;
+	    s = nl + 1)
+		l->line++;
+	l->col = s == e->top ? e->l->col + (int)(at - s) : (int)(at - s) + 1;
+	return l;
+}
+
+/* Format a message into a new string. */
+static char *
+vformat(const char *fmt, va_list ap)
+{
+	va_list aq;
+	char *s;
+	int n;
+
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	s = xmalloc((size_t)(n < 0 ? 0 : n) + 1);
+	vsnprintf(s, (size_t)(n < 0 ? 0 : n) + 1, fmt, ap);
+	return s;
+}
+
+/* Note each variable being expanded, innermost first. */
+static void
+note_vars(const struct expand *e)
+{
+	const struct frame *f;
+
+	for (f = e->vars; f != NULL; f = f->up) {
+		if (f->v->loc.file == NULL)
+			diag_note(NULL, "in the value of '%s', set on the "
+			    "command line", f->v->name);
+		else
+			diag_note(&f->v->loc, "in the value of '%s', "
+			    "assigned here", f->v->name);
+	}
+}
+
+/* Report an error at at, once per reference of the top text. */
+static void PM_PRINTF(3, 4)
+expand_error(struct expand *e, const char *at, const char *fmt, ...)
+{
+	struct loc l;
+	va_list ap;
+	char *msg;
+
+	if (e->failed)
+		return;
+	e->failed = 1;
+	va_start(ap, fmt);
+	msg = vformat(fmt, ap);
+	va_end(ap);
+	diag_error(place(e, at, &l), "%s", msg);
+	free(msg);
+	note_vars(e);
+}
+
+/* Report a warning at at, once per place and text. */
+static void PM_PRINTF(3, 4)
+expand_warning(struct expand *e, const char *at, const char *fmt, ...)
+{
+	struct loc l;
+	va_list ap;
+	char *msg;
+
+	if (e->quiet)
+		return;
+	va_start(ap, fmt);
+	msg = vformat(fmt, ap);
+	va_end(ap);
+	plan_warn_once(e->p, place(e, at, &l), "%s", msg);
+	free(msg);
+}
+
+void
+plan_warn_once(struct plan *p, const struct loc *l, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg, *key;
+
+	va_start(ap, fmt);
+	msg = vformat(fmt, ap);
+	va_end(ap);
+	if (l != NULL && l->file != NULL)
+		xasprintf(&key, "%s:%d:%d:%s", l->file, l->line, l->col, msg);
+	else
+		xasprintf(&key, "::%s", msg);
+	if (smap_get(&p->warned, key) == NULL) {
+		smap_put(&p->warned, key, p);
+		diag_warning(l, "%s", msg);
+	}
+	free(key);
+	free(msg);
+}
+
+/* ---- lists of words ---- */
+
+/* The next word of s[*i..n), in *w; 0 when there is none. */
+static int
+next_word(const char *s, size_t n, size_t *i, struct span *w)
+{
+	size_t j;
+
+	for (j = *i; j < n && is_ws((unsigned char)s[j]); j++)
+		continue;
+	if (j == n) {
+		*i = n;
+		return 0;
+	}
+	w->s = s + j;
+	while (j < n && !is_ws((unsigned char)s[j]))
+		j++;
+	w->n = (size_t)(s + j - w->s);
+	*i = j;
+	return 1;
+}
+
+/* Append a word to out, after a space unless it is the first. */
+static void
+add_word(struct buf *out, size_t start, const char *s, size_t n)
+{
+	if (out->len > start)
+		buf_addc(out, ' ');
+	buf_add(out, s, n);
+}
+
+/* Whether the n bytes at w match pattern pat of pn bytes, one '%'
+ * matching any text; the stem in *st. */
+static int
+match_span(const char *pat, size_t pn, const char *w, size_t n,
+    struct span *st)
+{
+	const char *pc;
+	size_t pre, suf;
+
+	if ((pc = memchr(pat, '%', pn)) == NULL) {
+		st->s = w;
+		st->n = 0;
+		return pn == n && memcmp(pat, w, n) == 0;
+	}
+	pre = (size_t)(pc - pat);
+	suf = pn - pre - 1;
+	if (n < pre + suf || memcmp(pat, w, pre) != 0 ||
+	    memcmp(pat + pre + 1, w + n - suf, suf) != 0)
+		return 0;
+	st->s = w + pre;
+	st->n = n - pre - suf;
+	return 1;
+}
+
+/* Append replacement rep with its first '%' replaced by stem. */
+static void
+add_replaced(struct buf *out, const char *rep, size_t rn,
+    const struct span *stem)
+{
+	const char *pc;
+
+	if ((pc = memchr(rep, '%', rn)) == NULL) {
+		buf_add(out, rep, rn);
+		return;
+	}
+	buf_add(out, rep, (size_t)(pc - rep));
+	buf_add(out, stem->s, stem->n);
+	buf_add(out, pc + 1, rn - (size_t)(pc - rep) - 1);
+}
+
+/* patsubst: each word of text matching pat replaced by rep. */
+static void
+patsubst(struct buf *out, const char *pat, size_t pn, const char *rep,
+    size_t rn, const char *text, size_t tn)
+{
+	struct span w, st;
+	size_t i, start;
+
+	start = out->len;
+	for (i = 0; next_word(text, tn, &i, &w); ) {
+		if (out->len > start)
+			buf_addc(out, ' ');
+		if (match_span(pat, pn, w.s, w.n, &st))
+			add_replaced(out, rep, rn, &st);
+		else
+			buf_add(out, w.s, w.n);
+	}
+}
+
+/* ---- brackets ---- */
 
 /* The offset of the bracket closing the one at s[i], '(' or '{',
  * counting nested brackets of its kind; n when it is not closed. */
@@ -227,118 +534,1266 @@ ref_end(const char *s, size_t n, size_t i)
 	return n;
 }
 
-static void	expand_text(struct expand *e, const char *s, size_t n,
-		    const struct where *fixed);
-
-/* Append the value of the variable named by the n bytes at name.
- * Returns 0, having reported why, when the reference must stay as
- * written: the variable is undefined or refers to itself. */
-static int
-expand_ref(struct expand *e, const char *name, size_t n,
-    const struct where *w)
+/* For each bracket of s, the offset of its partner (n: none), by one
+ * pass with a stack per kind.  Used once a bracket is found unclosed,
+ * so that a text full of them costs linear time, not quadratic. */
+static size_t *
+match_table(const char *s, size_t n)
 {
-	struct loc at;
-	struct var *v;
+	size_t *close, *st[2], top[2] = { 0, 0 }, i;
+	int k;
 
-	if ((v = smap_getn(&e->p->vars, name, n)) == NULL) {
-		diag_warning(where_loc(w, &at),
-		    "undefined variable '%.*s' left as written", (int)n, name);
-		return 0;
+	close = xcalloc(n + 1, sizeof(*close));
+	st[0] = xcalloc(n + 1, sizeof(*st[0]));
+	st[1] = xcalloc(n + 1, sizeof(*st[1]));
+	for (i = 0; i < n; i++) {
+		close[i] = n;
+		k = s[i] == '(' || s[i] == ')' ? 0 : 1;
+		if (s[i] == '(' || s[i] == '{')
+			st[k][top[k]++] = i;
+		else if ((s[i] == ')' || s[i] == '}') && top[k] > 0)
+			close[st[k][--top[k]]] = i;
 	}
+	free(st[0]);
+	free(st[1]);
+	return close;
+}
+
+/* The offset of the first byte c of s[i..n) outside brackets. */
+static size_t
+find_top(const char *s, size_t i, size_t n, char c)
+{
+	int depth;
+
+	for (depth = 0; i < n; i++) {
+		if (s[i] == '(' || s[i] == '{')
+			depth++;
+		else if ((s[i] == ')' || s[i] == '}') && depth > 0)
+			depth--;
+		else if (s[i] == c && depth == 0)
+			return i;
+	}
+	return n;
+}
+
+/* ---- expansion ---- */
+
+static void	expand_text(struct expand *e, struct buf *out, const char *s,
+		    size_t n);
+
+/* Expand the n bytes at s into a new string, in *b. */
+static void
+expand_tmp(struct expand *e, struct buf *b, const char *s, size_t n)
+{
+	memset(b, 0, sizeof(*b));
+	buf_grow(b, n);
+	expand_text(e, b, s, n);
+}
+
+/* The variable name, or NULL: a binding first, then the plan's. */
+static struct var *
+lookup(const struct expand *e, const char *name, size_t n)
+{
+	const struct frame *f;
+
+	for (f = e->binds; f != NULL; f = f->up)
+		if (strlen(f->v->name) == n &&
+		    memcmp(f->v->name, name, n) == 0)
+			return f->v;
+	return smap_getn(&e->p->vars, name, n);
+}
+
+/* Append the names of the frames from the one of v down to f, the
+ * innermost, joined by " -> ". */
+static void
+add_chain(struct buf *b, const struct frame *f, const struct var *v)
+{
+	if (f == NULL)
+		return;
+	if (f->v != v)
+		add_chain(b, f->up, v);
+	if (b->len > 0)
+		buf_addstr(b, " -> ");
+	buf_addstr(b, f->v->name);
+}
+
+/* Note where each variable of the loop from v down to f is assigned,
+ * outermost first. */
+static void
+note_chain(const struct frame *f, const struct var *v)
+{
+	if (f == NULL)
+		return;
+	if (f->v != v)
+		note_chain(f->up, v);
+	if (f->v->loc.file != NULL)
+		diag_note(&f->v->loc, "'%s' is assigned here", f->v->name);
+}
+
+/* Report the variable v met again while its value is expanded. */
+static void
+self_reference(struct expand *e, struct var *v, const char *at)
+{
+	struct buf chain = { 0 };
+	struct loc l;
+
+	if (e->failed)
+		return;
+	e->failed = 1;
+	if (e->vars != NULL && e->vars->v == v)
+		diag_error(place(e, at, &l), "variable '%s' refers to itself",
+		    v->name);
+	else {
+		add_chain(&chain, e->vars, v);
+		diag_error(place(e, at, &l), "variable '%s' refers to itself "
+		    "(%s -> %s)", v->name, chain.data, v->name);
+		buf_free(&chain);
+	}
+	note_chain(e->vars, v);
+}
+
+/* Append the value of v.  0 (reported) when v refers to itself. */
+static int
+var_value(struct expand *e, struct buf *out, struct var *v, const char *at)
+{
+	struct frame f;
+
 	if (v->simple) {
-		buf_addstr(&e->out, v->value);
+		buf_addstr(out, v->value);
 		return 1;
 	}
-	if (v->busy || e->depth >= EXPAND_DEPTH) {
-		if (!e->failed)
-			diag_error(where_loc(w, &at), v->busy ?
-			    "variable '%s' refers to itself" :
-			    "variable '%s' is nested too deeply", v->name);
-		e->failed = 1;
+	if (v->busy) {
+		self_reference(e, v, at);
 		return 0;
 	}
 	v->busy = 1;
-	e->depth++;
-	expand_text(e, v->value, strlen(v->value), w);
-	e->depth--;
+	f.v = v;
+	f.up = e->vars;
+	e->vars = &f;
+	expand_text(e, out, v->value, strlen(v->value));
+	e->vars = f.up;
 	v->busy = 0;
 	return 1;
 }
 
-/* Expand the n bytes at s into e->out.  Problems are reported at fixed,
- * or, when it is NULL, at the reference's own place from e->base. */
+/* Append the words of list, each through dir (D) or notdir (F). */
 static void
-expand_text(struct expand *e, const char *s, size_t n,
-    const struct where *fixed)
+add_dirpart(struct buf *out, size_t start, const char *s, size_t n,
+    int part)
 {
-	struct where here;
+	const char *slash;
+	size_t k;
+
+	for (slash = NULL, k = n; k > 0; k--)
+		if (s[k - 1] == '/') {
+			slash = s + k - 1;
+			break;
+		}
+	if (part == 'F')
+		add_word(out, start, slash ? slash + 1 : s,
+		    slash ? n - (size_t)(slash + 1 - s) : n);
+	else if (slash == NULL)
+		add_word(out, start, ".", 1);
+	else
+		add_word(out, start, s, slash == s ? 1 : (size_t)(slash - s));
+}
+
+/* Append the words of an automatic variable's list. */
+static void
+add_auto_words(struct buf *out, char *const *v, size_t n, int part,
+    int unique)
+{
+	struct smap seen = { 0 };
+	size_t i, j, start;
+
+	start = out->len;
+	for (i = 0; i < n; i++) {
+		if (unique && n <= 16) {
+			for (j = 0; j < i; j++)
+				if (strcmp(v[i], v[j]) == 0)
+					break;
+			if (j < i)
+				continue;
+		} else if (unique) {
+			if (smap_get(&seen, v[i]) != NULL)
+				continue;
+			smap_put(&seen, v[i], (void *)v[i]);
+		}
+		if (part)
+			add_dirpart(out, start, v[i], strlen(v[i]), part);
+		else
+			add_word(out, start, v[i], strlen(v[i]));
+	}
+	smap_free(&seen);
+}
+
+/* $@, $<, $^, $* and their D and F forms; c is the name's first byte,
+ * part 'D', 'F' or 0.  0, with a warning, when there is no task. */
+static int
+auto_var(struct expand *e, struct buf *out, int c, int part, const char *at)
+{
+	const struct rule *r = e->task;
+	const char *stem;
+
+	if (r == NULL) {
+		expand_warning(e, at, "automatic variable '$%c' has no value "
+		    "here; left as written", c);
+		return 0;
+	}
+	switch (c) {
+	case '@':
+		add_auto_words(out, r->targets, r->ntargets, part, 0);
+		break;
+	case '<':
+		add_auto_words(out, r->prereqs, r->nprereqs > 0 ? 1 : 0, part,
+		    0);
+		break;
+	case '^':
+		add_auto_words(out, r->prereqs, r->nprereqs, part, 1);
+		break;
+	default:
+		stem = r->stem ? r->stem : "";
+		if (part && *stem != '\0')
+			add_dirpart(out, out->len, stem, strlen(stem), part);
+		else if (!part)
+			buf_addstr(out, stem);
+		break;
+	}
+	return 1;
+}
+
+/* ---- functions ---- */
+
+#define MAXARGS	3
+
+struct func {
+	const char	*name;
+	int		 min;		/* arguments needed */
+	int		 max;		/* the last takes any further commas */
+	int		 lazy;		/* arguments left unexpanded */
+	void		(*fn)(struct expand *, struct buf *, struct span *,
+			    int, const char *);
+};
+
+/* The first place of the n bytes at needle in the hn bytes at hay, or
+ * NULL.  (memmem() is not POSIX.) */
+static const char *
+find_bytes(const char *hay, size_t hn, const char *needle, size_t n)
+{
+	const char *p, *end;
+
+	if (n == 0)
+		return hay;
+	if (hn < n)
+		return NULL;
+	end = hay + hn - n + 1;
+	for (p = hay; p < end && (p = memchr(p, needle[0], (size_t)(end -
+	    p))) != NULL; p++)
+		if (memcmp(p, needle, n) == 0)
+			return p;
+	return NULL;
+}
+
+/* subst FROM,TO,TEXT */
+static void
+fn_subst(struct expand *e, struct buf *out, struct span *a, int na,
+    const char *at)
+{
+	const char *s, *end, *hit;
+
+	(void)e;
+	(void)na;
+	(void)at;
+	s = a[2].s;
+	end = a[2].s + a[2].n;
+	if (a[0].n == 0) {
+		buf_add(out, s, a[2].n);
+		return;
+	}
+	while ((hit = find_bytes(s, (size_t)(end - s), a[0].s, a[0].n)) != NULL) {
+		buf_add(out, s, (size_t)(hit - s));
+		buf_add(out, a[1].s, a[1].n);
+		s = hit + a[0].n;
+	}
+	buf_add(out, s, (size_t)(end - s));
+}
+
+/* patsubst PATTERN,REPLACEMENT,TEXT */
+static void
+fn_patsubst(struct expand *e, struct buf *out, struct span *a, int na,
+    const char *at)
+{
+	struct span pat, rep;
+	size_t i;
+
+	(void)e;
+	(void)na;
+	(void)at;
+	/* make trims the pattern and the replacement. */
+	i = 0;
+	if (!next_word(a[0].s, a[0].n, &i, &pat))
+		pat = a[0];
+	i = 0;
+	if (!next_word(a[1].s, a[1].n, &i, &rep))
+		rep = a[1];
+	patsubst(out, pat.s, pat.n, rep.s, rep.n, a[2].s, a[2].n);
+}
+
+/* strip TEXT */
+static void
+fn_strip(struct expand *e, struct buf *out, struct span *a, int na,
+    const char *at)
+{
+	struct span w;
+	size_t i, start;
+
+	(void)e;
+	(void)na;
+	(void)at;
+	start = out->len;
+	for (i = 0; next_word(a[0].s, a[0].n, &i, &w); )
+		add_word(out, start, w.s, w.n);
+}
+
+/* findstring FIND,IN */
+static void
+fn_findstring(struct expand *e, struct buf *out, struct span *a, int na,
+    const char *at)
+{
+	(void)e;
+	(void)na;
+	(void)at;
+	if (a[0].n == 0 || find_bytes(a[1].s, a[1].n, a[0].s, a[0].n) != NULL)
+		buf_add(out, a[0].s, a[0].n);
+}
+
+/* Whether word w matches a word of the pattern list pats. */
+static int
+matches_any(const struct span *pats, const struct span *w)
+{
+	struct span p, st;
+	size_t i;
+
+	for (i = 0; next_word(pats->s, pats->n, &i, &p); )
+		if (match_span(p.s, p.n, w->s, w->n, &st))
+			return 1;
+	return 0;
+}
+
+/* filter PATTERNS,TEXT and filter-out PATTERNS,TEXT */
+static void
+filter(struct buf *out, struct span *a, int keep)
+{
+	struct span w;
+	size_t i, start;
+
+	start = out->len;
+	for (i = 0; next_word(a[1].s, a[1].n, &i, &w); )
+		if (matches_any(&a[0], &w) == keep)
+			add_word(out, start, w.s, w.n);
+}
+
+static void
+fn_filter(struct expand *e, struct buf *out, struct span *a, int na,
+    const char *at)
+{
+	(void)e;
+	(void)na;
+	(void)at;
+	filter(out, a, 1);
+}
+
+static void
+fn_filter_out(struct expand *e, struct buf *out, struct span *a, int na,
+    const char *at)
+{
+	(void)e;
+	(void)na;
+	(void)at;
+	filter(out, a, 0);
+}
+
+/* Compare two words by their bytes, for qsort. */
+static int
+span_cmp(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+	int c;
+
+	c = memcmp(x->s, y->s, x->n < y->n ? x->n : y->n);
+	if (c != 0)
+		return c;
+	return x->n < y->n ? -1 : x->n > y->n;
+}
+
+/* The words of the n bytes at s, in a new array; *count gets their
+ * number. */
+static struct span *
+split_list(const char *s, size_t n, size_t *count)
+{
+	struct span *v, w;
+	size_t i, k, cap;
+
+	v = NULL;
+	for (i = 0, k = cap = 0; next_word(s, n, &i, &w); ) {
+		if (k == cap) {
+			cap = cap ? 2 * cap : 16;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		v[k++] = w;
+	}
+	*count = k;
+	return v;
+}
+
+/* sort LIST: sorted by bytes, duplicates dropped. */
+static void
+fn_sort(struct expand *e, struct buf *out, struct span *a, int na,
+    const char *at)
+{
+	struct span *v;
+	size_t k, i, start;
+
+	(void)e;
+	(void)na;
+	(void)at;
+	v = split_list(a[0].s, a[0].n, &k);
+	if (k > 0)
+		qsort(v, k, sizeof(*v), span_cmp);
+	start = out->len;
+	for (i = 0; i < k; i++)
+		if (i == 0 || span_cmp(&v[i - 1], &v[i]) != 0)
+			add_word(out, start, v[i].s, v[i].n);
+	free(v);
+}
+
+/* The offset of the last '/' of w, or -1. */
+static long
+last_slash(const struct span *w)
+{
+	size_t k;
+
+	for (k = w->n; k > 0; k--)
+		if (w->s[k - 1] == '/')
+			return (long)k - 1;
+	return -1;
+}
+
+/* The offset of w's suffix (its last '.' after the last '/'), or w->n. */
+static size_t
+suffix_at(const struct span *w)
+{
+	long sl;
+	size_t k;
+
+	sl = last_slash(w);
+	for (k = w->n; k > 0 && (long)k - 1 > sl; k--)
+		if (w->s[k - 1] == '.')
+			return k - 1;
+	return w->n;
+}
+
+/* dir, notdir, suffix, basename: one part of each word. */
+static void
+parts(struct buf *out, const struct span *list, int which)
+{
+	struct span w;
+	size_t i, start, k;
+	long sl;
+
+	start = out->len;
+	for (i = 0; next_word(list->s, list->n, &i, &w); ) {
+		sl = last_slash(&w);
+		switch (which) {
+		case 'd':
+			if (sl < 0)
+				add_word(out, start, "./", 2);
+			else
+				add_word(out, start, w.s, (size_t)sl + 1);
+			break;
+		case 'n':
+			add_word(out, start, w.s + sl + 1,
+			    w.n - (size_t)(sl + 1));
+			break;
+		case 's':
+			if ((k = suffix_at(&w)) < w.n)
+				add_word(out, start, w.s + k, w.n - k);
+			break;
+		default:
+			add_word(out, start, w.s, suffix_at(&w));
+			break;
+		}
+	}
+}
+
+static void
+fn_dir(struct expand *e, struct buf *out, struct span *a, int na,
+    const char *at)
+{
+	(void)e;
+	(void)na;
+	(void)at;
+	parts(out, &a[0], 'd');
+}
+
+static void
+fn_notdir(struct expand *e, struct buf *out, struct span *a, int na,
+    const char *at)
+{
+	(void)e;
+	(void)na;
+	(void)at;
+	parts(out, &a[0], 'n');
+}
+
+static void
+fn_suffix(struct expand *e, struct buf *out, struct span *a, int na,
+    const char *at)
+{
+	(void)e;
+	(void)na;
+	(void)at;
+	parts(out, &a[0], 's');
+}
+
+static void
+fn_basename(struct expand *e, struct buf *out, struct span *a, int na,
+    const char *at)
+{
+	(void)e;
+	(void)na;
+	(void)at;
+	parts(out, &a[0], 'b');
+}
+
+/* addprefix PREFIX,NAMES and addsuffix SUFFIX,NAMES */
+static void
+affix(struct buf *out, const struct span *a, int prefix)
+{
+	struct span w;
+	size_t i, start;
+
+	start = out->len;
+	for (i = 0; next_word(a[1].s, a[1].n, &i, &w); ) {
+		if (out->len > start)
+			buf_addc(out, ' ');
+		if (prefix)
+			buf_add(out, a[0].s, a[0].n);
+		buf_add(out, w.s, w.n);
+		if (!prefix)
+			buf_add(out, a[0].s, a[0].n);
+	}
+}
+
+static void
+fn_addprefix(struct expand *e, struct buf *out, struct span *a, int na,
+    const char *at)
+{
+	(void)e;
+	(void)na;
+	(void)at;
+	affix(out, a, 1);
+}
+
+static void
+fn_addsuffix(struct expand *e, struct buf *out, struct span *a, int na,
+    const char *at)
+{
+	(void)e;
+	(void)na;
+	(void)at;
+	affix(out, a, 0);
+}
+
+/* words TEXT */
+static void
+fn_words(struct expand *e, struct buf *out, struct span *a, int na,
+    const char *at)
+{
+	struct span w;
+	size_t i, k;
+
+	(void)e;
+	(void)na;
+	(void)at;
+	for (i = k = 0; next_word(a[0].s, a[0].n, &i, &w); )
+		k++;
+	buf_printf(out, "%zu", k);
+}
+
+/* firstword TEXT and lastword TEXT */
+static void
+fn_firstword(struct expand *e, struct buf *out, struct span *a, int na,
+    const char *at)
+{
+	struct span w;
+	size_t i = 0;
+
+	(void)e;
+	(void)na;
+	(void)at;
+	if (next_word(a[0].s, a[0].n, &i, &w))
+		buf_add(out, w.s, w.n);
+}
+
+static void
+fn_lastword(struct expand *e, struct buf *out, struct span *a, int na,
+    const char *at)
+{
+	struct span w, last;
+	size_t i = 0;
+
+	(void)e;
+	(void)na;
+	(void)at;
+	last.n = 0;
+	last.s = NULL;
+	while (next_word(a[0].s, a[0].n, &i, &w))
+		last = w;
+	if (last.s != NULL)
+		buf_add(out, last.s, last.n);
+}
+
+/* The positive number in a, or 0 after an error naming fn. */
+static size_t
+word_index(struct expand *e, const struct span *a, const char *fn,
+    const char *which, const char *at)
+{
+	struct span w, more;
+	size_t i = 0, k, v;
+
+	if (!next_word(a->s, a->n, &i, &w))
+		w.n = 0;
+	else if (next_word(a->s, a->n, &i, &more))
+		w.n = 0;
+	for (k = 0, v = 0; k < w.n && w.s[k] >= '0' && w.s[k] <= '9' &&
+	    v < 100000000; k++)
+		v = v * 10 + (size_t)(w.s[k] - '0');
+	if (w.n == 0 || k < w.n) {
+		expand_error(e, at, "the %s argument of '%s' is not a number: "
+		    "'%.*s'", which, fn, (int)a->n, a->s);
+		return 0;
+	}
+	if (v == 0)
+		expand_error(e, at, "the %s argument of '%s' must be 1 or "
+		    "more", which, fn);
+	return v;
+}
+
+/* word N,TEXT */
+static void
+fn_word(struct expand *e, struct buf *out, struct span *a, int na,
+    const char *at)
+{
+	struct span w;
+	size_t i, k, n;
+
+	(void)na;
+	if ((n = word_index(e, &a[0], "word", "first", at)) == 0)
+		return;
+	for (i = 0, k = 0; next_word(a[1].s, a[1].n, &i, &w); )
+		if (++k == n) {
+			buf_add(out, w.s, w.n);
+			break;
+		}
+}
+
+/* wordlist S,E,TEXT */
+static void
+fn_wordlist(struct expand *e, struct buf *out, struct span *a, int na,
+    const char *at)
+{
+	struct span w;
+	size_t i, k, s, end, start;
+
+	(void)na;
+	if ((s = word_index(e, &a[0], "wordlist", "first", at)) == 0)
+		return;
+	i = 0;
+	if (next_word(a[1].s, a[1].n, &i, &w) && w.n == 1 && w.s[0] == '0')
+		return;
+	if ((end = word_index(e, &a[1], "wordlist", "second", at)) == 0)
+		return;
+	start = out->len;
+	for (i = 0, k = 0; next_word(a[2].s, a[2].n, &i, &w); )
+		if (++k >= s && k <= end)
+			add_word(out, start, w.s, w.n);
+}
+
+/* join LIST1,LIST2: word by word. */
+static void
+fn_join(struct expand *e, struct buf *out, struct span *a, int na,
+    const char *at)
+{
+	struct span w1, w2;
+	size_t i = 0, j = 0, start;
+	int h1, h2;
+
+	(void)e;
+	(void)na;
+	(void)at;
+	start = out->len;
+	for (;;) {
+		h1 = next_word(a[0].s, a[0].n, &i, &w1);
+		h2 = next_word(a[1].s, a[1].n, &j, &w2);
+		if (!h1 && !h2)
+			break;
+		if (out->len > start)
+			buf_addc(out, ' ');
+		if (h1)
+			buf_add(out, w1.s, w1.n);
+		if (h2)
+			buf_add(out, w2.s, w2.n);
+	}
+}
+
+/* wildcard PATTERN...: the files that match, relative to the plan's
+ * directory, sorted per pattern. */
+static void
+fn_wildcard(struct expand *e, struct buf *out, struct span *a, int na,
+    const char *at)
+{
+	const char *dir;
+	struct span w;
+	glob_t g;
+	size_t i, k, start, skip;
+	char *pat, *full;
+
+	(void)na;
+	(void)at;
+	dir = e->p->dir != NULL ? e->p->dir : ".";
+	start = out->len;
+	for (i = 0; next_word(a[0].s, a[0].n, &i, &w); ) {
+		pat = xstrndup(w.s, w.n);
+		full = path_join(dir, pat);
+		skip = strcmp(full, pat) == 0 ? 0 : strlen(dir) + 1;
+		memset(&g, 0, sizeof(g));
+		if (glob(full, 0, NULL, &g) == 0)
+			for (k = 0; k < g.gl_pathc; k++)
+				add_word(out, start, g.gl_pathv[k] + skip,
+				    strlen(g.gl_pathv[k] + skip));
+		globfree(&g);
+		free(full);
+		free(pat);
+	}
+}
+
+/* Bind name (the n bytes at s) to a value for the frames above. */
+static void
+bind(struct expand *e, struct frame *f, struct var *v, const char *name,
+    size_t n)
+{
+	memset(v, 0, sizeof(*v));
+	v->name = xstrndup(name, n);
+	v->simple = 1;
+	v->value = xstrdup("");
+	f->v = v;
+	f->up = e->binds;
+	e->binds = f;
+}
+
+static void
+unbind(struct expand *e, struct frame *f)
+{
+	e->binds = f->up;
+	free(f->v->name);
+	free(f->v->value);
+}
+
+/* foreach VAR,LIST,TEXT: TEXT expanded once per word of LIST, with VAR
+ * bound to the word. */
+static void
+fn_foreach(struct expand *e, struct buf *out, struct span *a, int na,
+    const char *at)
+{
+	struct buf name, list;
+	struct span vn, w;
+	struct frame f;
+	struct var v;
+	size_t i = 0, start, mark;
+
+	(void)na;
+	expand_tmp(e, &name, a[0].s, a[0].n);
+	if (!next_word(name.data, name.len, &i, &vn) ||
+	    !is_name(vn.s, vn.n)) {
+		expand_error(e, at, "the first argument of 'foreach' is not a "
+		    "variable name: '%s'", name.data);
+		buf_free(&name);
+		return;
+	}
+	expand_tmp(e, &list, a[1].s, a[1].n);
+	bind(e, &f, &v, vn.s, vn.n);
+	start = out->len;
+	for (i = 0; next_word(list.data, list.len, &i, &w); ) {
+		free(v.value);
+		v.value = xstrndup(w.s, w.n);
+		mark = out->len;
+		if (out->len > start)
+			buf_addc(out, ' ');
+		expand_text(e, out, a[2].s, a[2].n);
+		if (out->len == mark + (mark > start))
+			out->len = mark;	/* empty: no extra space */
+	}
+	unbind(e, &f);
+	buf_free(&name);
+	buf_free(&list);
+}
+
+/* if COND,THEN[,ELSE]: COND is true when not blank. */
+static void
+fn_if(struct expand *e, struct buf *out, struct span *a, int na,
+    const char *at)
+{
+	struct buf c;
+	struct span w;
+	size_t i = 0;
+	int yes;
+
+	(void)at;
+	expand_tmp(e, &c, a[0].s, a[0].n);
+	yes = next_word(c.data, c.len, &i, &w);
+	buf_free(&c);
+	if (yes)
+		expand_text(e, out, a[1].s, a[1].n);
+	else if (na > 2)
+		expand_text(e, out, a[2].s, a[2].n);
+}
+
+/* error TEXT and warning TEXT: report TEXT at the call. */
+static void
+fn_error(struct expand *e, struct buf *out, struct span *a, int na,
+    const char *at)
+{
+	(void)out;
+	(void)na;
+	expand_error(e, at, "%.*s", (int)a[0].n, a[0].s);
+}
+
+static void
+fn_warning(struct expand *e, struct buf *out, struct span *a, int na,
+    const char *at)
+{
+	(void)out;
+	(void)na;
+	expand_warning(e, at, "%.*s", (int)a[0].n, a[0].s);
+}
+
+static const struct func funcs[] = {
+	{ "addprefix", 2, 2, 0, fn_addprefix },
+	{ "addsuffix", 2, 2, 0, fn_addsuffix },
+	{ "basename", 1, 1, 0, fn_basename },
+	{ "dir", 1, 1, 0, fn_dir },
+	{ "error", 1, 1, 0, fn_error },
+	{ "filter", 2, 2, 0, fn_filter },
+	{ "filter-out", 2, 2, 0, fn_filter_out },
+	{ "findstring", 2, 2, 0, fn_findstring },
+	{ "firstword", 1, 1, 0, fn_firstword },
+	{ "foreach", 3, 3, 1, fn_foreach },
+	{ "if", 2, 3, 1, fn_if },
+	{ "join", 2, 2, 0, fn_join },
+	{ "lastword", 1, 1, 0, fn_lastword },
+	{ "notdir", 1, 1, 0, fn_notdir },
+	{ "patsubst", 3, 3, 0, fn_patsubst },
+	{ "sort", 1, 1, 0, fn_sort },
+	{ "strip", 1, 1, 0, fn_strip },
+	{ "subst", 3, 3, 0, fn_subst },
+	{ "suffix", 1, 1, 0, fn_suffix },
+	{ "warning", 1, 1, 0, fn_warning },
+	{ "wildcard", 1, 1, 0, fn_wildcard },
+	{ "word", 2, 2, 0, fn_word },
+	{ "wordlist", 3, 3, 0, fn_wordlist },
+	{ "words", 1, 1, 0, fn_words },
+};
+#define NFUNCS	(sizeof(funcs) / sizeof(funcs[0]))
+
+/* make's functions that planmake leaves out, and why. */
+static const struct {
+	const char	*name;
+	const char	*why;
+} absent[] = {
+	{ "shell", "planmake runs no commands" },
+	{ "env", "the environment is not read into the plan" },
+	{ "origin", "not offered" },
+	{ "flavor", "not offered" },
+	{ "value", "not offered" },
+	{ "eval", "not offered" },
+	{ "call", "not offered" },
+	{ "file", "planmake writes no files but targets" },
+	{ "guile", "not offered" },
+	{ "info", "not offered; use $(warning TEXT)" },
+	{ "and", "not offered" },
+	{ "or", "not offered" },
+	{ "abspath", "paths stay relative to the plan" },
+	{ "realpath", "paths stay relative to the plan" },
+};
+
+/* The function named by the n bytes at s, or NULL. */
+static const struct func *
+find_func(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < NFUNCS; i++)
+		if (strlen(funcs[i].name) == n &&
+		    memcmp(funcs[i].name, s, n) == 0)
+			return &funcs[i];
+	return NULL;
+}
+
+/* Call function f on the arguments in the n bytes at s.  0 (reported)
+ * when they do not fit. */
+static int
+call_func(struct expand *e, struct buf *out, const struct func *f,
+    const char *s, size_t n, const char *at)
+{
+	struct span a[MAXARGS];
+	struct buf x[MAXARGS];
+	size_t i, c;
+	int na, k;
+
+	for (i = 0; i < n && (s[i] == ' ' || s[i] == '\t'); i++)
+		continue;
+	for (na = 0; ; na++) {
+		c = na + 1 < f->max ? find_top(s, i, n, ',') : n;
+		a[na].s = s + i;
+		a[na].n = c - i;
+		if (c == n) {
+			na++;
+			break;
+		}
+		i = c + 1;
+	}
+	if (na < f->min) {
+		expand_error(e, at, "function '%s' needs %d argument%s, not %d",
+		    f->name, f->min, f->min == 1 ? "" : "s", na);
+		return 0;
+	}
+	if (!f->lazy)
+		for (k = 0; k < na; k++) {
+			expand_tmp(e, &x[k], a[k].s, a[k].n);
+			a[k].s = x[k].data;
+			a[k].n = x[k].len;
+		}
+	f->fn(e, out, a, na, at);
+	if (!f->lazy)
+		for (k = 0; k < na; k++)
+			buf_free(&x[k]);
+	return 1;
+}
+
+/* $(NAME:FROM=TO): the words of the value with a suffix FROM, or
+ * matching the pattern FROM, replaced. */
+static void
+subst_ref(struct buf *out, const char *v, size_t vn, const char *from,
+    size_t fn, const char *to, size_t tn)
+{
+	struct buf pf = { 0 }, pt = { 0 };
+
+	if (memchr(from, '%', fn) != NULL) {
+		patsubst(out, from, fn, to, tn, v, vn);
+		return;
+	}
+	buf_addc(&pf, '%');
+	buf_add(&pf, from, fn);
+	buf_addc(&pt, '%');
+	buf_add(&pt, to, tn);
+	patsubst(out, pf.data, pf.len, pt.data, pt.len, v, vn);
+	buf_free(&pf);
+	buf_free(&pt);
+}
+
+/* Expand a variable reference $(c) with c the n bytes between the
+ * brackets: a name, perhaps computed, perhaps with :FROM=TO.  0 when
+ * it stays as written. */
+static int
+var_ref(struct expand *e, struct buf *out, const char *c, size_t n,
+    const char *at)
+{
+	struct buf name = { 0 }, val, from, to;
+	const char *nm;
+	size_t colon, eq, nn;
+	struct var *v;
+	int rc;
+
+	colon = find_top(c, 0, n, ':');
+	eq = colon < n ? find_top(c, colon + 1, n, '=') : n;
+	if (colon < n && eq == n)
+		return 0;	/* "$(a:b)" is no reference */
+	nm = c;
+	nn = colon;
+	if (memchr(c, '$', colon) != NULL) {
+		expand_tmp(e, &name, c, colon);
+		nm = name.data;
+		nn = name.len;
+	} else if (!is_name(c, colon))
+		return 0;	/* shell code such as $(x+1): not ours */
+	if ((v = lookup(e, nm, nn)) == NULL) {
+		if (e->empty == 1)
+			expand_warning(e, at, "undefined variable '%.*s' is "
+			    "empty here", (int)nn, nm);
+		else if (!e->empty)
+			expand_warning(e, at, "undefined variable '%.*s' left "
+			    "as written", (int)nn, nm);
+		buf_free(&name);
+		return e->empty != 0;
+	}
+	buf_free(&name);
+	if (colon == n)
+		return var_value(e, out, v, at);
+	memset(&val, 0, sizeof(val));
+	if ((rc = var_value(e, &val, v, at))) {
+		expand_tmp(e, &from, c + colon + 1, eq - colon - 1);
+		expand_tmp(e, &to, c + eq + 1, n - eq - 1);
+		subst_ref(out, val.data ? val.data : "", val.len, from.data,
+		    from.len, to.data, to.len);
+		buf_free(&from);
+		buf_free(&to);
+	}
+	buf_free(&val);
+	return rc;
+}
+
+/* Expand the reference "$(...)" or "${...}" of len bytes at ref.  0
+ * when it stays as written. */
+static int
+expand_ref(struct expand *e, struct buf *out, const char *ref, size_t len)
+{
+	const struct func *f;
+	const char *c;
+	size_t n, w, i;
+	int empty, rc;
+
+	c = ref + 2;
+	n = len - 3;
+	if ((n == 1 || (n == 2 && (c[1] == 'D' || c[1] == 'F'))) &&
+	    strchr("@<^*", c[0]) != NULL)
+		return auto_var(e, out, c[0], n == 2 ? c[1] : 0, ref);
+	for (w = 0; w < n && name_char((unsigned char)c[w]); w++)
+		continue;
+	if (w == 0 || w == n || (c[w] != ' ' && c[w] != '\t'))
+		return var_ref(e, out, c, n, ref);
+	if ((f = find_func(c, w)) != NULL) {
+		/* Text a function computes is not sent as written, so an
+		 * undefined variable in it is empty, as in make. */
+		empty = e->empty;
+		if (!e->empty)
+			e->empty = 1;
+		rc = call_func(e, out, f, c + w, n - w, ref);
+		e->empty = empty;
+		return rc;
+	}
+	for (i = 0; i < sizeof(absent) / sizeof(absent[0]); i++)
+		if (strlen(absent[i].name) == w &&
+		    memcmp(absent[i].name, c, w) == 0) {
+			expand_error(e, ref, "function '%s' is not offered: "
+			    "%s", absent[i].name, absent[i].why);
+			return 0;
+		}
+	expand_error(e, ref, "unknown function '%.*s' (write $$%c for a "
+	    "literal '$%c')", (int)w, c, ref[1], ref[1]);
+	return 0;
+}
+
+/* Expand the n bytes at s into out. */
+static void
+expand_text(struct expand *e, struct buf *out, const char *s, size_t n)
+{
+	size_t *close = NULL, i, j, end, mark;
 	const char *d;
-	size_t i, j, end;
 
 	for (i = 0; i < n; ) {
 		if ((d = memchr(s + i, '$', n - i)) == NULL) {
-			buf_add(&e->out, s + i, n - i);
+			buf_add(out, s + i, n - i);
 			break;
 		}
 		j = (size_t)(d - s);
-		buf_add(&e->out, s + i, j - i);
-		if (j + 1 < n && s[j + 1] == '$') {
-			buf_addc(&e->out, '$');
-			i = j + 2;
+		buf_add(out, s + i, j - i);
+		i = j + 2;
+		if (j + 1 == n) {
+			buf_addc(out, '$');
+			break;
+		}
+		switch (s[j + 1]) {
+		case '$':
+			buf_addc(out, '$');
+			continue;
+		case '@':
+		case '<':
+		case '^':
+		case '*':
+			if (in_top(e, d) && e->vars == NULL) {
+				e->ref = d;
+				e->failed = 0;
+			}
+			if (!auto_var(e, out, s[j + 1], 0, d))
+				buf_add(out, d, 2);
+			continue;
+		case '(':
+		case '{':
+			break;
+		default:
+			buf_addc(out, '$');
+			i = j + 1;
 			continue;
 		}
-		if (j + 1 == n || (s[j + 1] != '(' && s[j + 1] != '{') ||
-		    (end = ref_end(s, n, j + 1)) == n) {
-			buf_addc(&e->out, '$');
+		end = close ? close[j + 1] : ref_end(s, n, j + 1);
+		if (end == n && close == NULL) {
+			close = match_table(s, n);
+			end = close[j + 1];
+		}
+		if (end == n) {
+			buf_addc(out, '$');
 			i = j + 1;
 			continue;
 		}
 		i = end + 1;
-		if (!is_name(s + j + 2, end - j - 2)) {
-			/* Shell code such as $(date +%s): not ours. */
-			buf_add(&e->out, s + j, i - j);
-			continue;
-		}
-		if (fixed == NULL) {
-			here.text = s;
-			here.off = j;
-			here.l = e->base;
+		if (in_top(e, d) && e->vars == NULL) {
+			e->ref = d;
 			e->failed = 0;
 		}
-		if (!expand_ref(e, s + j + 2, end - j - 2,
-		    fixed ? fixed : &here))
-			buf_add(&e->out, s + j, i - j);
+		mark = out->len;
+		if (e->depth >= EXPAND_DEPTH) {
+			expand_error(e, d, "references nested too deeply");
+			buf_add(out, d, i - j);
+			continue;
+		}
+		e->depth++;
+		if (!expand_ref(e, out, d, i - j)) {
+			out->len = mark;
+			buf_add(out, d, i - j);
+		}
+		e->depth--;
 	}
+	free(close);
+}
+
+char *
+plan_expand_at(struct plan *p, const struct rule *r, const char *text,
+    size_t n, plan_locate_fn locate, void *arg, int quiet)
+{
+	struct expand e;
+	struct buf out = { 0 };
+
+	memset(&e, 0, sizeof(e));
+	e.p = p;
+	e.task = r;
+	e.top = text;
+	e.ntop = n;
+	e.locate = locate;
+	e.arg = arg;
+	if (locate == NULL)
+		e.l = arg;
+	e.quiet = quiet & PLAN_QUIET;
+	e.empty = quiet & PLAN_UNDEF_EMPTY ? 2 : 0;
+	buf_grow(&out, n);
+	expand_text(&e, &out, text, n);
+	return buf_detach(&out);
+}
+
+void
+plan_expand_append(struct plan *p, const struct rule *r, struct buf *out,
+    const char *text, size_t n, const struct loc *l, int quiet)
+{
+	struct expand e;
+
+	memset(&e, 0, sizeof(e));
+	e.p = p;
+	e.task = r;
+	e.top = text;
+	e.ntop = n;
+	e.l = l;
+	e.quiet = quiet & PLAN_QUIET;
+	e.empty = quiet & PLAN_UNDEF_EMPTY ? 2 : 0;
+	expand_text(&e, out, text, n);
 }
 
 char *
 plan_expand(struct plan *p, const char *text, size_t n,
     const struct loc *l)
 {
-	struct expand e;
-
-	memset(&e, 0, sizeof(e));
-	e.p = p;
-	e.base = l;
-	buf_grow(&e.out, n);
-	expand_text(&e, text, n, NULL);
-	return buf_detach(&e.out);
+	return plan_expand_at(p, NULL, text, n, NULL, (void *)l, 0);
 }
 
-/* Expand a stored value, reporting any problem at l. */
-static char *
-expand_at(struct plan *p, const char *value, const struct loc *l)
+char *
+plan_expand_rule(struct plan *p, const struct rule *r, const char *text,
+    size_t n, const struct loc *l, int quiet)
 {
-	struct expand e;
-	struct where w;
+	return plan_expand_at(p, r, text, n, NULL, (void *)l, quiet);
+}
 
-	memset(&e, 0, sizeof(e));
-	e.p = p;
-	w.text = NULL;
-	w.off = 0;
-	w.l = l;
-	expand_text(&e, value, strlen(value), &w);
-	return buf_detach(&e.out);
+/* Place every problem of a stored value at the place in arg. */
+static void
+locate_fixed(void *arg, size_t off, struct loc *l)
+{
+	(void)off;
+	*l = *(const struct loc *)arg;
+}
+
+/* Expand a stored value for r's task, reporting any problem at l (the
+ * place of its assignment; NULL for the command line). */
+static char *
+expand_stored(struct plan *p, const struct rule *r, const char *value,
+    const struct loc *l)
+{
+	static const struct loc none = { NULL, 0, 0 };
+
+	return plan_expand_at(p, r, value, strlen(value), locate_fixed,
+	    (void *)(l != NULL && l->file != NULL ? l : &none), 0);
+}
+
+/* ---- rules ---- */
+
+/* Round n up to a multiple of the alignment of anything. */
+static size_t
+align(size_t n)
+{
+	return (n + 15) & ~(size_t)15;
+}
+
+struct rule *
+rule_new(const struct pword *t, size_t nt, const struct pword *pr,
+    size_t np)
+{
+	struct rule *r;
+	size_t i, size, chars;
+	char *mem, *s;
+
+	for (chars = 0, i = 0; i < nt; i++)
+		chars += t[i].len + 1;
+	for (i = 0; i < np; i++)
+		chars += pr[i].len + 1;
+	size = align(sizeof(*r)) + align((nt + np) * sizeof(char *)) +
+	    align((nt + np) * sizeof(struct loc)) + chars;
+	mem = xmalloc(size);
+	r = (struct rule *)mem;
+	memset(r, 0, sizeof(*r));
+	r->packed = 1;
+	r->targets = (char **)(mem + align(sizeof(*r)));
+	r->prereqs = r->targets + nt;
+	r->tlocs = (struct loc *)(mem + align(sizeof(*r)) +
+	    align((nt + np) * sizeof(char *)));
+	r->plocs = r->tlocs + nt;
+	s = mem + align(sizeof(*r)) + align((nt + np) * sizeof(char *)) +
+	    align((nt + np) * sizeof(struct loc));
+	for (i = 0; i < nt; i++) {
+		memcpy(s, t[i].s, t[i].len);
+		s[t[i].len] = '\0';
+		r->targets[i] = s;
+		r->tlocs[i] = t[i].loc;
+		s += t[i].len + 1;
+	}
+	for (i = 0; i < np; i++) {
+		memcpy(s, pr[i].s, pr[i].len);
+		s[pr[i].len] = '\0';
+		r->prereqs[i] = s;
+		r->plocs[i] = pr[i].loc;
+		s += pr[i].len + 1;
+	}
+	r->ntargets = nt;
+	r->nprereqs = np;
+	if (nt > 0)
+		r->loc = t[0].loc;
+	return r;
 }
 
 /* Whether a target may be a default goal: make skips names starting
@@ -349,19 +1804,41 @@ goal_ok(const char *name)
 	return name[0] != '.' || strchr(name, '/') != NULL;
 }
 
-void
+/* Append r to a growable array of rules. */
+static void
+push_rule(struct rule ***v, size_t *n, size_t *cap, struct rule *r)
+{
+	if (*n == *cap) {
+		*cap = *cap ? 2 * *cap : 16;
+		*v = xreallocarray(*v, *cap, sizeof(**v));
+	}
+	(*v)[(*n)++] = r;
+}
+
+int
 plan_add_rule(struct plan *p, struct rule *r)
 {
-	size_t i;
+	size_t i, npct;
 
-	if (p->nrules == p->rulescap) {
-		p->rulescap = p->rulescap ? 2 * p->rulescap : 16;
-		p->rules = xreallocarray(p->rules, p->rulescap,
-		    sizeof(*p->rules));
+	for (i = npct = 0; i < r->ntargets; i++)
+		if (strchr(r->targets[i], '%') != NULL)
+			npct++;
+	if (npct > 0 && npct < r->ntargets) {
+		for (i = 0; strchr(r->targets[i], '%') == NULL; i++)
+			continue;
+		diag_error(&r->tlocs[i], "a rule mixes pattern targets such "
+		    "as '%s' with plain ones", r->targets[i]);
+		rule_free(r);
+		return -1;
 	}
-	p->rules[p->nrules++] = r;
+	if (npct > 0) {
+		r->pattern = 1;
+		push_rule(&p->patterns, &p->npatterns, &p->patternscap, r);
+		return 0;
+	}
+	push_rule(&p->rules, &p->nrules, &p->rulescap, r);
 	if (p->ngoals > 0)
-		return;
+		return 0;
 	for (i = 0; i < r->ntargets; i++) {
 		if (!goal_ok(r->targets[i]))
 			continue;
@@ -370,12 +1847,88 @@ plan_add_rule(struct plan *p, struct rule *r)
 			    sizeof(*p->goals));
 		p->goals[p->ngoals++] = xstrdup(r->targets[i]);
 	}
+	return 0;
 }
+
+int
+plan_match(const char *pattern, const char *name, const char **stem,
+    size_t *stemlen)
+{
+	struct span st;
+	int m;
+
+	m = match_span(pattern, strlen(pattern), name, strlen(name), &st);
+	if (m && strchr(pattern, '%') != NULL && st.n == 0)
+		m = 0;	/* make's '%' matches one byte or more */
+	if (stem != NULL)
+		*stem = st.s;
+	if (stemlen != NULL)
+		*stemlen = st.n;
+	return m;
+}
+
+/* Append to b the words of v (n of them) with '%' replaced by the
+ * stem, as pwords with their places. */
+static struct pword *
+replace_all(struct buf *b, char *const *v, const struct loc *locs,
+    size_t n, const struct span *stem)
+{
+	struct pword *w;
+	size_t i, *off;
+
+	w = xcalloc(n + 1, sizeof(*w));
+	off = xcalloc(n + 1, sizeof(*off));
+	for (i = 0; i < n; i++) {
+		off[i] = b->len;
+		add_replaced(b, v[i], strlen(v[i]), stem);
+		w[i].len = b->len - off[i];
+		w[i].loc = locs[i];
+	}
+	for (i = 0; i < n; i++)
+		w[i].s = b->data + off[i];
+	free(off);
+	return w;
+}
+
+struct rule *
+plan_instantiate(struct plan *p, struct rule *pat, const char *stem,
+    size_t stemlen)
+{
+	struct buf tb = { 0 }, pb = { 0 };
+	struct pword *t, *pr;
+	struct span st;
+	struct rule *r;
+
+	st.s = stem;
+	st.n = stemlen;
+	buf_grow(&tb, 0);
+	buf_grow(&pb, 0);
+	t = replace_all(&tb, pat->targets, pat->tlocs, pat->ntargets, &st);
+	pr = replace_all(&pb, pat->prereqs, pat->plocs, pat->nprereqs, &st);
+	r = rule_new(t, pat->ntargets, pr, pat->nprereqs);
+	free(t);
+	free(pr);
+	buf_free(&tb);
+	buf_free(&pb);
+	r->loc = pat->loc;
+	r->prompt_loc = pat->prompt_loc;
+	r->stem = xstrndup(stem, stemlen);
+	r->from = pat;
+	if (pat->prompt != NULL)
+		r->prompt = plan_expand_rule(p, r, pat->prompt,
+		    strlen(pat->prompt), &pat->prompt_loc, 1);
+	pat->ninstances++;
+	push_rule(&p->instances, &p->ninstances, &p->instancescap, r);
+	return r;
+}
+
+/* ---- settings ---- */
 
 int
 plan_add_tset(struct plan *p, struct tset *ts)
 {
 	const char *guess;
+	struct smap *map;
 	char *key;
 
 	if (!plan_is_setting(ts->name)) {
@@ -394,9 +1947,28 @@ plan_add_tset(struct plan *p, struct tset *ts)
 		    sizeof(*p->tsets));
 	}
 	p->tsets[p->ntsets++] = ts;
+	map = strchr(ts->target, '%') != NULL ? &p->ptsetmap : &p->tsetmap;
 	xasprintf(&key, "%s\t%s", ts->name, ts->target);
-	smap_put(&p->tsetmap, key, ts);
+	ts->prev = smap_put(map, key, ts);
 	free(key);
+	if (map == &p->tsetmap) {
+		smap_put(&p->tsettargets, ts->target, ts);
+		return 0;
+	}
+	if (ts->prev == NULL) {
+		if (p->nptsets == p->ptsetscap) {
+			p->ptsetscap = p->ptsetscap ? 2 * p->ptsetscap : 8;
+			p->ptsets = xreallocarray(p->ptsets, p->ptsetscap,
+			    sizeof(*p->ptsets));
+		}
+		p->ptsets[p->nptsets++] = ts;
+	} else {
+		size_t i;
+
+		for (i = 0; i < p->nptsets; i++)
+			if (p->ptsets[i] == ts->prev)
+				p->ptsets[i] = ts;
+	}
 	return 0;
 }
 
@@ -482,37 +2054,203 @@ plan_setting_suggest(const char *name)
 	return best;
 }
 
-char *
-plan_setting(struct plan *p, const char *target, const char *name,
+/* The global value of name for r's task, or NULL. */
+static char *
+global_setting(struct plan *p, const struct rule *r, const char *name,
     struct loc *where)
 {
-	struct tset *ts;
 	struct var *v;
-	char *key;
 
-	v = smap_get(&p->vars, name);
-	if (v != NULL && v->origin == VAR_CMDLINE) {
-		if (where != NULL)
-			memset(where, 0, sizeof(*where));
-		return v->simple ? xstrdup(v->value) :
-		    expand_at(p, v->value, NULL);
-	}
-	if (target != NULL) {
-		xasprintf(&key, "%s\t%s", name, target);
-		ts = smap_get(&p->tsetmap, key);
-		free(key);
-		if (ts != NULL) {
-			if (where != NULL)
-				*where = ts->loc;
-			return expand_at(p, ts->value, &ts->loc);
-		}
-	}
-	if (v == NULL)
+	if ((v = smap_get(&p->vars, name)) == NULL)
 		return NULL;
 	if (where != NULL)
 		*where = v->loc;
 	return v->simple ? xstrdup(v->value) :
-	    expand_at(p, v->value, &v->loc);
+	    expand_stored(p, r, v->value, &v->loc);
+}
+
+/* The pattern setting of name whose pattern matches target with the
+ * shortest stem (the later one of equal stems), or NULL. */
+static struct tset *
+pattern_tset(struct plan *p, const char *target, const char *name)
+{
+	struct tset *best = NULL, *ts;
+	size_t i, n, bestn = SIZE_MAX;
+
+	for (i = 0; i < p->nptsets; i++) {
+		ts = p->ptsets[i];
+		if (strcmp(ts->name, name) != 0 ||
+		    !plan_match(ts->target, target, NULL, &n))
+			continue;
+		if (n <= bestn) {
+			best = ts;
+			bestn = n;
+		}
+	}
+	return best;
+}
+
+static char	*tset_value(struct plan *p, const struct rule *r,
+		    const char *target, struct tset *ts, struct loc *where);
+
+/* The value ts builds on: the setting before it for its target, the
+ * pattern one below an exact one, else the global one. */
+static char *
+below(struct plan *p, const struct rule *r, const char *target,
+    struct tset *ts, struct loc *where)
+{
+	struct tset *next;
+
+	if ((next = ts->prev) == NULL && strchr(ts->target, '%') == NULL)
+		next = pattern_tset(p, target, ts->name);
+	if (next != NULL)
+		return tset_value(p, r, target, next, where);
+	return global_setting(p, r, ts->name, where);
+}
+
+/* The value of setting ts for target of r's task, by its operator. */
+static char *
+tset_value(struct plan *p, const struct rule *r, const char *target,
+    struct tset *ts, struct loc *where)
+{
+	struct loc l;
+	char *base, *own, *v;
+
+	if (ts->op == ASSIGN_COND || ts->op == ASSIGN_APPEND) {
+		base = below(p, r, target, ts, &l);
+		if (base != NULL && ts->op == ASSIGN_COND) {
+			if (where != NULL)
+				*where = l;
+			return base;
+		}
+		own = expand_stored(p, r, ts->value, &ts->loc);
+		if (where != NULL)
+			*where = ts->loc;
+		if (base == NULL)
+			return own;
+		xasprintf(&v, "%s%s%s", base, *base && *own ? " " : "", own);
+		free(base);
+		free(own);
+		return v;
+	}
+	if (where != NULL)
+		*where = ts->loc;
+	if (ts->op == ASSIGN_SIMPLE)
+		return xstrdup(ts->value);
+	return expand_stored(p, r, ts->value, &ts->loc);
+}
+
+/* The setting of target itself (exact or by pattern), or NULL. */
+static struct tset *
+own_tset(struct plan *p, const char *target, const char *name)
+{
+	struct tset *ts;
+	char *key;
+
+	if (p->ntsets == 0)
+		return NULL;
+	if (p->tsetmap.len > 0) {
+		xasprintf(&key, "%s\t%s", name, target);
+		ts = smap_get(&p->tsetmap, key);
+		free(key);
+		if (ts != NULL)
+			return ts;
+	}
+	return p->nptsets > 0 ? pattern_tset(p, target, name) : NULL;
+}
+
+/* A command-line value of name, or NULL. */
+static char *
+cmdline_setting(struct plan *p, const struct rule *r, const char *name,
+    struct loc *where)
+{
+	struct var *v;
+
+	v = smap_get(&p->vars, name);
+	if (v == NULL || v->origin != VAR_CMDLINE)
+		return NULL;
+	if (where != NULL)
+		memset(where, 0, sizeof(*where));
+	return v->simple ? xstrdup(v->value) :
+	    expand_stored(p, r, v->value, NULL);
+}
+
+char *
+plan_rule_setting(struct plan *p, const struct rule *r, const char *name,
+    struct loc *where)
+{
+	struct tset *ts;
+	char *v;
+	size_t i;
+
+	if ((v = cmdline_setting(p, r, name, where)) != NULL)
+		return v;
+	for (i = 0; r != NULL && i < r->ntargets; i++)
+		if ((ts = own_tset(p, r->targets[i], name)) != NULL)
+			return tset_value(p, r, r->targets[i], ts, where);
+	return global_setting(p, r, name, where);
+}
+
+/* The rule making target, or NULL; the map is brought up to date with
+ * the rules and instances added since it was last used. */
+static const struct rule *
+rule_of(struct plan *p, const char *target)
+{
+	struct rule *r;
+	size_t i, k;
+
+	while (p->nbytarget < p->nrules + p->ninstances) {
+		k = p->nbytarget++;
+		r = k < p->nrules ? p->rules[k] : p->instances[k - p->nrules];
+		for (i = 0; i < r->ntargets; i++)
+			if (smap_get(&p->bytarget, r->targets[i]) == NULL)
+				smap_put(&p->bytarget, r->targets[i], r);
+	}
+	return smap_get(&p->bytarget, target);
+}
+
+char *
+plan_setting(struct plan *p, const char *target, const char *name,
+    struct loc *where)
+{
+	const struct rule *r;
+	struct tset *ts;
+	char *v;
+
+	r = target != NULL ? rule_of(p, target) : NULL;
+	if ((v = cmdline_setting(p, r, name, where)) != NULL)
+		return v;
+	if (target != NULL && (ts = own_tset(p, target, name)) != NULL)
+		return tset_value(p, r, target, ts, where);
+	return global_setting(p, r, name, where);
+}
+
+int
+plan_rule_settings_shared(struct plan *p, const struct rule *r)
+{
+	struct var *v;
+	size_t i, k;
+
+	if (p->shared == 0) {
+		p->shared = 1;
+		for (i = 0; i < p->vars.cap; i++)
+			if (p->vars.keys[i] != NULL &&
+			    (v = p->vars.vals[i]) != NULL && !v->simple &&
+			    plan_is_setting(v->name) &&
+			    strchr(v->value, '$') != NULL)
+				p->shared = 2;
+	}
+	if (p->shared == 2)
+		return 0;
+	for (i = 0; i < r->ntargets && p->ntsets > 0; i++) {
+		if (smap_get(&p->tsettargets, r->targets[i]) != NULL)
+			return 0;
+		for (k = 0; k < p->nptsets; k++)
+			if (plan_match(p->ptsets[k]->target, r->targets[i],
+			    NULL, NULL))
+				return 0;
+	}
+	return 1;
 }
 
 /* Whether path ends in suffix. */

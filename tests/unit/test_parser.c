@@ -240,7 +240,7 @@ test_undefined_variable_warning(void **state)
 	assert_int_equal(diag_nwarnings(), 3);
 }
 
-/* grammar: dollar */
+/* grammar: dollar, other_ref */
 static void
 test_dollars(void **state)
 {
@@ -248,24 +248,27 @@ test_dollars(void **state)
 	assert_int_equal(load(
 	    "V = v\n"
 	    "out:\n"
-	    "\tcost $$5, $$(V) $@ $< $1 $(date +%s) ${a b} $(V)$\n"), 0);
+	    "\tcost $$5, $$(V) $$@ $1 $(x+1) ${a/b} $(V)$ $(open $\n"), 0);
 	assert_string_equal(diags(), "");
 	assert_string_equal(rule_at(0)->prompt,
-	    "cost $5, $(V) $@ $< $1 $(date +%s) ${a b} v$");
+	    "cost $5, $(V) $@ $1 $(x+1) ${a/b} v$ $(open $");
 }
 
-/* grammar: other_ref (nested references are copied literally) */
+/* grammar: computed_name */
 static void
-test_nested_reference_literal(void **state)
+test_computed_name(void **state)
 {
 	(void)state;
 	assert_int_equal(load(
 	    "B = b\n"
 	    "A_b = ab\n"
 	    "out:\n"
-	    "\t$(A_$(B)) $(B)\n"), 0);
-	assert_string_equal(diags(), "");
-	assert_string_equal(rule_at(0)->prompt, "$(A_$(B)) b");
+	    "\t$(A_$(B)) ${A_${B}} $(B) $(A_$(C))\n"), 0);
+	assert_string_equal(diags(), "Planfile:4:31: warning: undefined "
+	    "variable 'C' left as written\n"
+	    "Planfile:4:27: warning: undefined variable 'A_$(C)' left as "
+	    "written\n");
+	assert_string_equal(rule_at(0)->prompt, "ab ab b $(A_$(C))");
 }
 
 /* grammar: reference (a variable that refers to itself) */
@@ -282,7 +285,11 @@ test_self_reference(void **state)
 	    "\ttwo ${B}\n"), -1);
 	assert_string_equal(diags(),
 	    "Planfile:5:6: error: variable 'A' refers to itself\n"
-	    "Planfile:6:6: error: variable 'B' refers to itself\n");
+	    "Planfile:1:1: note: 'A' is assigned here\n"
+	    "Planfile:6:6: error: variable 'B' refers to itself (B -> C -> "
+	    "B)\n"
+	    "Planfile:2:1: note: 'B' is assigned here\n"
+	    "Planfile:3:1: note: 'C' is assigned here\n");
 	assert_string_equal(rule_at(0)->prompt, "one x $(A)\ntwo 1 $(B)");
 }
 
@@ -707,8 +714,8 @@ test_several_errors(void **state)
 	    "\tstray\n"
 	    "a b = c\n"
 	    "x: max_tokn = 3\n"
-	    "A := 1\n"
-	    "B += 1\n"
+	    "A != 1\n"
+	    "out: $(nofunc x)\n"
 	    ": nothing\n"
 	    "y:: z\n"
 	    "\xc3\x28: z\n"), -1);
@@ -718,15 +725,19 @@ test_several_errors(void **state)
 	    "Planfile:6:1: error: invalid variable name 'a b'\n"
 	    "Planfile:7:4: error: unknown setting 'max_tokn'; did you mean "
 	    "'max_tokens'?\n"
-	    "Planfile:8:3: error: ':=' assignments are not supported yet\n"
-	    "Planfile:9:3: error: '+=' assignments are not supported yet\n"
+	    "Planfile:8:3: error: '!=' assignments run the shell; planmake "
+	    "runs no commands\n"
+	    "Planfile:9:6: error: unknown function 'nofunc' (write $$( for a "
+	    "literal '$(')\n"
 	    "Planfile:10:1: error: expected a target before ':'\n"
-	    "Planfile:11:2: error: double-colon rules are not supported "
-	    "yet\n"
+	    "Planfile:11:2: error: double-colon rules are not supported\n"
 	    "Planfile:12:1: error: target name is not valid UTF-8\n"
-	    "Planfile:3:5: error: variable 'SELF' refers to itself\n");
+	    "Planfile:3:5: error: variable 'SELF' refers to itself\n"
+	    "Planfile:4:1: note: 'SELF' is assigned here\n");
 	assert_int_equal(diag_nerrors(), 10);
+	/* The rule of line 9 has no prompt: it adds to line 2's. */
 	assert_int_equal(plan->nrules, 1);
+	assert_int_equal(rule_at(0)->nprereqs, 3);
 }
 
 /* grammar: line (the loader stops after DIAG_MAX_ERRORS) */
@@ -919,7 +930,7 @@ main(void)
 		T(test_cmdline_override),
 		T(test_undefined_variable_warning),
 		T(test_dollars),
-		T(test_nested_reference_literal),
+		T(test_computed_name),
 		T(test_self_reference),
 		T(test_prompt_tabs),
 		T(test_prompt_spaces),
