@@ -239,8 +239,8 @@ int		 plan_rule_settings_shared(struct plan *p,
 		    const struct rule *r);
 
 /* A warning, given once per place and text however often the text
- * is expanded. */
-void		 plan_warn_once(struct plan *p, const struct loc *l,
+ * is expanded.  Returns whether it was given now. */
+int		 plan_warn_once(struct plan *p, const struct loc *l,
 		    const char *fmt, ...) PM_PRINTF(3, 4);
 
 /* Load a plan file: a Planfile, or YAML when the name ends in .yaml or

@@ -688,8 +688,9 @@ dag_build_goals(struct plan *p, char *const *goals, size_t ngoals)
 			d->tasks[k]->id = k;
 			k++;
 		}
-	memmove(d->tasks + k, d->tasks + p->nrules, (d->ntasks - p->nrules) *
-	    sizeof(*d->tasks));
+	if (d->ntasks > p->nrules)
+		memmove(d->tasks + k, d->tasks + p->nrules, (d->ntasks -
+		    p->nrules) * sizeof(*d->tasks));
 	d->ntasks -= p->nrules - k;
 	for (i = k; i < d->ntasks; i++)
 		d->tasks[i]->id = i;

@@ -393,20 +393,22 @@ expand_warning(struct expand *e, const char *at, const char *fmt, ...)
 	va_list ap;
 	char *msg;
 
-	if (e->quiet)
-		return;
+	if (e->quiet || e->failed)
+		return;		/* after an error, its echoes are noise */
 	va_start(ap, fmt);
 	msg = vformat(fmt, ap);
 	va_end(ap);
+	/* No notes: under -s the warning itself is not shown. */
 	plan_warn_once(e->p, place(e, at, &l), "%s", msg);
 	free(msg);
 }
 
-void
+int
 plan_warn_once(struct plan *p, const struct loc *l, const char *fmt, ...)
 {
 	va_list ap;
 	char *msg, *key;
+	int said = 0;
 
 	va_start(ap, fmt);
 	msg = vformat(fmt, ap);
@@ -418,9 +420,11 @@ plan_warn_once(struct plan *p, const struct loc *l, const char *fmt, ...)
 	if (smap_get(&p->warned, key) == NULL) {
 		smap_put(&p->warned, key, p);
 		diag_warning(l, "%s", msg);
+		said = 1;
 	}
 	free(key);
 	free(msg);
+	return said;
 }
 
 /* ---- lists of words ---- */
@@ -1315,7 +1319,7 @@ fn_foreach(struct expand *e, struct buf *out, struct span *a, int na,
 	(void)na;
 	expand_tmp(e, &name, a[0].s, a[0].n);
 	if (!next_word(name.data, name.len, &i, &vn) ||
-	    !is_name(vn.s, vn.n)) {
+	    !is_name(vn.s, vn.n) || next_word(name.data, name.len, &i, &w)) {
 		expand_error(e, at, "the first argument of 'foreach' is not a "
 		    "variable name: '%s'", name.data);
 		buf_free(&name);
@@ -1449,7 +1453,7 @@ call_func(struct expand *e, struct buf *out, const struct func *f,
 	struct span a[MAXARGS];
 	struct buf x[MAXARGS];
 	size_t i, c;
-	int na, k;
+	int na, k, failed;
 
 	for (i = 0; i < n && (s[i] == ' ' || s[i] == '\t'); i++)
 		continue;
@@ -1468,6 +1472,7 @@ call_func(struct expand *e, struct buf *out, const struct func *f,
 		    f->name, f->min, f->min == 1 ? "" : "s", na);
 		return 0;
 	}
+	failed = e->failed;
 	if (!f->lazy)
 		for (k = 0; k < na; k++) {
 			expand_tmp(e, &x[k], a[k].s, a[k].n);
@@ -1478,7 +1483,8 @@ call_func(struct expand *e, struct buf *out, const struct func *f,
 	if (!f->lazy)
 		for (k = 0; k < na; k++)
 			buf_free(&x[k]);
-	return 1;
+	/* After an error the call stays as written. */
+	return failed || !e->failed;
 }
 
 /* $(NAME:FROM=TO): the words of the value with a suffix FROM, or
