@@ -81,7 +81,7 @@ demo: deps
 	@sh examples/demo.sh
 
 lint:
-	mandoc -Tlint -W warning man/planmake.1
+	mandoc -Tlint -W warning man/planmake.1 man/planfile.5
 
 install: planmake
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
