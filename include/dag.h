@@ -9,7 +9,6 @@
 #include "diag.h"
 #include "util.h"
 
-struct arena;
 struct plan;
 struct rule;
 

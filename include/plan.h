@@ -59,7 +59,8 @@ struct rule {
 	struct loc	  prompt_loc;	/* the first prompt line */
 	int		  pattern;	/* a pattern rule */
 	int		  packed;	/* made by rule_new(): the arrays and
-					   their strings are one block */
+					   their strings are one block, 1
+					   malloc'd, 2 in the plan's arena */
 	char		 *stem;		/* owned: what '%' matched, for an
 					   instance of a pattern; else NULL */
 	const struct rule *from;	/* an instance's pattern rule */
@@ -105,6 +106,7 @@ struct plan {
 	struct smap	  warned;	/* warnings given, said once each */
 	struct smap	  tsettargets;	/* target -> a tset of it */
 	int		  shared;	/* see plan_rule_settings_shared() */
+	struct arena	  mem;		/* the blocks of rule_new(p, ...) */
 };
 
 struct plan	*plan_new(void);
@@ -177,9 +179,10 @@ void		 plan_expand_append(struct plan *p, const struct rule *r,
 		    const struct loc *l, int quiet);
 
 /* A rule with copies of the nt targets and np prerequisites at t and
- * pr, all in one block (so that 100,000 rules are 100,000 allocations,
- * not a million).  The caller adds a prompt. */
-struct rule	*rule_new(const struct pword *t, size_t nt,
+ * pr, all in one block (so that 100,000 rules are not a million
+ * allocations), taken from p's arena when p is not NULL (it then lives
+ * until plan_free(p)).  The caller adds a prompt. */
+struct rule	*rule_new(struct plan *p, const struct pword *t, size_t nt,
 		    const struct pword *pr, size_t np);
 
 /* Add a rule, taking ownership of it.  A rule whose targets hold '%'

@@ -8,41 +8,15 @@
 
 #include "plan.h"
 
-/* Memory for the graph's many small pieces (nodes, tasks and their
- * arrays), handed out in order and freed all at once by dag_free(): a
- * plan of 100,000 tasks would otherwise cost a million calls to malloc
+/* n zeroed bytes from the graph's arena, which dag_free() frees at once:
+ * a plan of 100,000 tasks would otherwise cost a million calls to malloc
  * and as many to free. */
-struct arena {
-	char		*cur;
-	char		*end;
-	void		**chunks;
-	size_t		  nchunks;
-};
-
-#define CHUNK	(1024 * 1024)
-
-/* n zeroed bytes from the graph's arena. */
 static void *
 dag_alloc(struct dag *d, size_t n)
 {
-	struct arena *a = d->arena;
-	size_t size;
-	void *p;
-
-	n = (n + 15) & ~(size_t)15;
-	if (a == NULL)
-		a = d->arena = xcalloc(1, sizeof(*a));
-	if ((size_t)(a->end - a->cur) < n) {
-		size = n > CHUNK / 4 ? n : CHUNK;
-		a->chunks = xreallocarray(a->chunks, a->nchunks + 1,
-		    sizeof(*a->chunks));
-		a->chunks[a->nchunks++] = a->cur = xmalloc(size);
-		a->end = a->cur + size;
-	}
-	p = a->cur;
-	a->cur += n;
-	memset(p, 0, n);
-	return p;
+	if (d->arena == NULL)
+		d->arena = xcalloc(1, sizeof(*d->arena));
+	return arena_alloc(d->arena, n);
 }
 
 /* What building one graph needs beside the graph. */
@@ -814,9 +788,7 @@ dag_free(struct dag *d)
 	for (i = 0; i < d->ntasks; i++)
 		free(d->tasks[i]->extra);
 	if (d->arena != NULL) {
-		for (i = 0; i < d->arena->nchunks; i++)
-			free(d->arena->chunks[i]);
-		free(d->arena->chunks);
+		arena_free(d->arena);
 		free(d->arena);
 	}
 	free(d->tasks);

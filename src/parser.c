@@ -658,7 +658,7 @@ static_pattern(struct parser *ps, size_t nt, size_t np)
 		buf_grow(&b, 0);
 		for (k = 0; k < np; k++)
 			pr[k].s = b.data + off[k];
-		r = rule_new(&ps->w[i], 1, pr, np);
+		r = rule_new(ps->p, &ps->w[i], 1, pr, np);
 		r->stem = xstrndup(stem, stemlen);
 		free(name);
 		if (plan_add_rule(ps->p, r) == 0)
@@ -738,7 +738,7 @@ parse_rule(struct parser *ps, size_t colon, size_t n)
 	}
 	if (check_special(ps, nt) == -1)
 		return;
-	r = rule_new(ps->w, nt, ps->w + nt, np);
+	r = rule_new(ps->p, ps->w, nt, ps->w + nt, np);
 	if (plan_add_rule(ps->p, r) == -1) {
 		ps->after = AFTER_ERROR;
 		return;
@@ -1392,8 +1392,10 @@ end_prompt(struct parser *ps)
 			indent = k;
 	}
 
-	memset(&b, 0, sizeof(b));
-	buf_grow(&b, total);
+	/* Exactly its size: 100,000 prompts add up. */
+	b.data = xmalloc(total + 1);
+	b.cap = total + 1;
+	b.len = 0;
 	for (i = 0; i < ps->npl; i++) {
 		pl = &ps->pl[i];
 		if (i > 0)
@@ -1588,7 +1590,8 @@ expand_prompt(struct parser *ps, struct rule *r, int keep)
 		return;
 	}
 	free(r->prompt);
-	r->prompt = buf_detach(&b);
+	/* Exactly its size: 100,000 prompts add up. */
+	r->prompt = xreallocarray(b.data, b.len + 1, 1);
 }
 
 /* Whether the prereqs of r hold the n bytes at s. */
@@ -1607,7 +1610,7 @@ has_prereq(const struct pword *v, size_t nv, const char *s)
  * prerequisites followed by those of the rules in extra (each once).
  * NULL when no target is left. */
 static struct rule *
-rebuild(const struct rule *r, const unsigned char *gone,
+rebuild(struct plan *p, const struct rule *r, const unsigned char *gone,
     struct rule *const *extra, size_t nextra)
 {
 	struct pword *t, *pr;
@@ -1641,7 +1644,7 @@ rebuild(const struct rule *r, const unsigned char *gone,
 			pr[np].len = strlen(extra[k]->prereqs[i]);
 			pr[np++].loc = extra[k]->plocs[i];
 		}
-	nr = rule_new(t, nt, pr, np);
+	nr = rule_new(p, t, nt, pr, np);
 	free(t);
 	free(pr);
 	nr->loc = r->loc;
@@ -1733,8 +1736,8 @@ merge_rules(struct parser *ps)
 			continue;
 		r = p->rules[ps->firstrule + i];
 		old[i] = r;
-		p->rules[ps->firstrule + i] = rebuild(r, m[i].gone, m[i].extra,
-		    m[i].nextra);
+		p->rules[ps->firstrule + i] = rebuild(p, r, m[i].gone,
+		    m[i].extra, m[i].nextra);
 		if (p->rules[ps->firstrule + i] != NULL) {
 			p->rules[ps->firstrule + i]->prompt = r->prompt;
 			r->prompt = NULL;

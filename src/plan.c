@@ -92,6 +92,8 @@ rule_free(struct rule *r)
 		return;
 	free(r->prompt);
 	free(r->stem);
+	if (r->packed == 2)
+		return;		/* the plan's arena frees it */
 	if (r->packed) {
 		free(r);
 		return;
@@ -155,6 +157,7 @@ plan_free(struct plan *p)
 	smap_free_all(&p->strings);
 	free(p->file);
 	free(p->dir);
+	arena_free(&p->mem);
 	free(p);
 }
 
@@ -1757,8 +1760,8 @@ align(size_t n)
 }
 
 struct rule *
-rule_new(const struct pword *t, size_t nt, const struct pword *pr,
-    size_t np)
+rule_new(struct plan *p, const struct pword *t, size_t nt,
+    const struct pword *pr, size_t np)
 {
 	struct rule *r;
 	size_t i, size, chars;
@@ -1770,10 +1773,10 @@ rule_new(const struct pword *t, size_t nt, const struct pword *pr,
 		chars += pr[i].len + 1;
 	size = align(sizeof(*r)) + align((nt + np) * sizeof(char *)) +
 	    align((nt + np) * sizeof(struct loc)) + chars;
-	mem = xmalloc(size);
+	mem = p != NULL ? arena_alloc(&p->mem, size) : xmalloc(size);
 	r = (struct rule *)mem;
 	memset(r, 0, sizeof(*r));
-	r->packed = 1;
+	r->packed = p != NULL ? 2 : 1;
 	r->targets = (char **)(mem + align(sizeof(*r)));
 	r->prereqs = r->targets + nt;
 	r->tlocs = (struct loc *)(mem + align(sizeof(*r)) +
@@ -1911,7 +1914,7 @@ plan_instantiate(struct plan *p, struct rule *pat, const char *stem,
 	buf_grow(&pb, 0);
 	t = replace_all(&tb, pat->targets, pat->tlocs, pat->ntargets, &st);
 	pr = replace_all(&pb, pat->prereqs, pat->plocs, pat->nprereqs, &st);
-	r = rule_new(t, pat->ntargets, pr, pat->nprereqs);
+	r = rule_new(p, t, pat->ntargets, pr, pat->nprereqs);
 	free(t);
 	free(pr);
 	buf_free(&tb);
