@@ -457,9 +457,10 @@ add_input(struct build *b, struct task *t, const char *path,
 	n->seen = t->id + 1;
 	t->ins[t->nins] = n;
 	t->inlocs[t->nins++] = *l;
-	if (n->producer == NULL && !n->phony && !n->tried) {
+	if (n->producer == NULL && !n->tried) {
 		n->tried = 1;
-		try_patterns(b, n->path);
+		if (!(n->phony = plan_is_phony(b->p, n->path)))
+			try_patterns(b, n->path);
 	}
 	if (n->producer == NULL) {
 		if (n->phony) {

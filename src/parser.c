@@ -1234,7 +1234,8 @@ parse_include(struct parser *ps, int optional, size_t i, size_t n)
 	words_fix(ps, 0);
 	/* The words outlive wbuf once a nested file is read: copy. */
 	w = xcalloc(nw + 1, sizeof(*w));
-	memcpy(w, ps->w, nw * sizeof(*w));
+	if (nw > 0)
+		memcpy(w, ps->w, nw * sizeof(*w));
 	for (k = 0; k < nw; k++)
 		w[k].s = xstrndup(w[k].s, w[k].len);
 	dir = path_dirname(ps->file);
@@ -1764,6 +1765,7 @@ static void
 finish(struct parser *ps)
 {
 	struct rule *r;
+	char *stem;
 	size_t i;
 
 	merge_rules(ps);
@@ -1780,10 +1782,10 @@ finish(struct parser *ps)
 		}
 		if (strchr(r->prompt, '$') == NULL)
 			continue;
-		r->stem = xstrdup("%");
+		stem = r->stem;		/* a static pattern's, or NULL */
+		r->stem = "%";
 		expand_prompt(ps, r, 1);
-		free(r->stem);
-		r->stem = NULL;
+		r->stem = stem;
 	}
 }
 

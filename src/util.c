@@ -507,8 +507,14 @@ arena_alloc(struct arena *a, size_t n)
 
 	n = (n + 15) & ~(size_t)15;
 	if ((size_t)(a->end - a->cur) < n) {
-		size = n > ARENA_CHUNK / 4 ? n : ARENA_CHUNK;
-		if (posix_memalign(&p, ARENA_CHUNK, size) != 0)
+		/* Chunks grow from 64 kB to a huge page: small plans stay
+		 * small. */
+		size = a->nchunks < 5 ? (size_t)65536 << a->nchunks :
+		    ARENA_CHUNK;
+		if (n > size / 4)
+			size = n;
+		if (posix_memalign(&p, size == ARENA_CHUNK ? ARENA_CHUNK :
+		    16, size) != 0)
 			fatal("out of memory");
 #ifdef MADV_HUGEPAGE
 		if (size == ARENA_CHUNK)

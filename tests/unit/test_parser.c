@@ -1739,6 +1739,73 @@ test_paths_normalised(void **state)
 	assert_null(dag_find(graph, "out"));
 }
 
+/* grammar: include_line, static_pattern_rule (inputs the fuzzer
+ * found: an include naming no file crashed; a static pattern whose
+ * target holds '%' leaked its stem) */
+static void
+test_fuzz_finds(void **state)
+{
+	(void)state;
+	assert_int_equal(load(
+	    "include \n"
+	    "-include $(NOTHING_HERE_EITHER)\n"
+	    "a%b: %b: x\n"
+	    "\tp $*\n"), 0);
+	assert_string_equal(diags(), "Planfile:2:10: warning: undefined "
+	    "variable 'NOTHING_HERE_EITHER' left as written\n");
+	assert_int_equal(plan->npatterns, 1);
+	assert_string_equal(plan->patterns[0]->stem, "a%");
+	assert_string_equal(plan->patterns[0]->prompt, "p $*");
+}
+
+/* grammar: variable_ref (a note names a command-line value) */
+static void
+test_error_in_cmdline_value(void **state)
+{
+	(void)state;
+	assert_int_equal(plan_cmdline_var(plan, "X=$(bogus y)"), 0);
+	assert_int_equal(load(
+	    "out:\n"
+	    "\tuse $(X)\n"), -1);
+	assert_string_equal(diags(),
+	    "Planfile:2:6: error: unknown function 'bogus' (write $$( for a "
+	    "literal '$(')\n"
+	    "planmake: note: in the value of 'X', set on the command line\n");
+}
+
+/* grammar: phony_rule (a phony prerequisite needs a rule) */
+static void
+test_phony_without_rule(void **state)
+{
+	(void)state;
+	assert_int_equal(load(
+	    ".PHONY: all docs\n"
+	    "all: docs\n"), 0);
+	assert_null(graph = dag_build(plan));
+	assert_string_equal(diags(), "Planfile:2:6: error: no rule makes "
+	    "'docs', which is .PHONY\n");
+}
+
+/* grammar: include_line (at most 64 files deep) */
+static void
+test_include_depth(void **state)
+{
+	char name[32], text[64];
+	int i;
+
+	(void)state;
+	in_dir();
+	for (i = 0; i < 70; i++) {
+		snprintf(name, sizeof(name), "f%d.pf", i);
+		snprintf(text, sizeof(text), "include f%d.pf\n", i + 1);
+		put(name, text);
+	}
+	put("f70.pf", "X = deep\n");
+	assert_int_equal(plan_load(plan, "f0.pf"), -1);
+	assert_string_equal(diags(), "f63.pf:1:9: error: includes nested "
+	    "more than 64 deep\n");
+}
+
 int
 main(void)
 {
@@ -1802,6 +1869,10 @@ main(void)
 		T(test_rules_merge),
 		T(test_context_setting),
 		T(test_paths_normalised),
+		T(test_fuzz_finds),
+		T(test_error_in_cmdline_value),
+		T(test_phony_without_rule),
+		T(test_include_depth),
 #undef T
 	};
 
