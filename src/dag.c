@@ -25,7 +25,20 @@ struct build {
 	struct plan	*p;
 	size_t		 taskscap;
 	unsigned char	*chain;		/* per pattern: in the chain tried */
+	long		 budget;	/* steps left for one file's search */
+	long		 total;		/* steps left for all of them */
+	int		 depth;		/* patterns in the chain tried */
 };
+
+/* Bounds on the search for a pattern that makes a file, which could
+ * otherwise take exponential time: at most SEARCH_BUDGET files looked
+ * at per file needed, chains of at most SEARCH_DEPTH patterns (one once
+ * SEARCH_TOTAL files were looked at in all), and, as in make, no
+ * match-anything pattern ("%: %.in") for a file of a chain.  A search
+ * cut short finds that no pattern applies. */
+#define SEARCH_BUDGET	200
+#define SEARCH_TOTAL	200000
+#define SEARCH_DEPTH	4
 
 char *
 dag_normpath(const char *path)
@@ -310,9 +323,10 @@ feasible(struct build *b, size_t k, const char *stem, size_t stemlen,
 	size_t i;
 	int ok;
 
-	if (b->chain[k])
+	if (b->chain[k] || b->depth >= (b->total > 0 ? SEARCH_DEPTH : 1))
 		return 0;	/* a pattern serves once in a chain */
 	b->chain[k] = 1;
+	b->depth++;
 	for (ok = 1, i = 0; ok && i < pat->nprereqs; i++) {
 		path = replaced(pat->prereqs[i], stem, stemlen);
 		if (!(ok = can_make(b, path, NULL)) && missing != NULL)
@@ -320,6 +334,7 @@ feasible(struct build *b, size_t k, const char *stem, size_t stemlen,
 		else
 			free(path);
 	}
+	b->depth--;
 	b->chain[k] = 0;
 	return ok;
 }
@@ -335,6 +350,9 @@ can_make(struct build *b, const char *path, char **missing)
 	size_t k, i, len;
 
 	(void)missing;
+	if (--b->budget < 0)
+		return 0;
+	b->total--;
 	n = lookup(b->d, path, NULL, 0);
 	if (n != NULL && (n->producer != NULL || n->phony))
 		return 1;
@@ -344,7 +362,8 @@ can_make(struct build *b, const char *path, char **missing)
 		return 1;
 	for (k = 0; k < b->p->npatterns; k++)
 		for (i = 0; i < b->p->patterns[k]->ntargets; i++)
-			if (plan_match(b->p->patterns[k]->targets[i], path,
+			if (strcmp(b->p->patterns[k]->targets[i], "%") != 0 &&
+			    plan_match(b->p->patterns[k]->targets[i], path,
 			    &stem, &len) && feasible(b, k, stem, len, NULL))
 				return 1;
 	return 0;
@@ -403,6 +422,7 @@ try_patterns(struct build *b, const char *path)
 		return NULL;
 	c = candidates(b, path, &n);
 	t = NULL;
+	b->budget = SEARCH_BUDGET;
 	for (i = 0; i < n; i++) {
 		if (!feasible(b, c[i].k, c[i].stem, c[i].stemlen, NULL))
 			continue;
@@ -427,6 +447,7 @@ note_patterns(struct build *b, const char *path)
 	if (b->p->npatterns == 0)
 		return;
 	c = candidates(b, path, &n);
+	b->budget = SEARCH_BUDGET;
 	for (i = 0; i < n; i++) {
 		pat = b->p->patterns[c[i].k];
 		missing = NULL;
@@ -643,6 +664,7 @@ dag_build_goals(struct plan *p, char *const *goals, size_t ngoals)
 	b.d = d;
 	b.p = p;
 	b.chain = xcalloc(p->npatterns + 1, 1);
+	b.total = SEARCH_TOTAL;
 
 	/* Rules with a prompt claim their targets first, so that a rule
 	 * without one can add to them; each rule keeps its place. */

@@ -1806,6 +1806,36 @@ test_include_depth(void **state)
 	    "more than 64 deep\n");
 }
 
+/* grammar: pattern_rule (the search is bounded: a dozen patterns that
+ * chain into each other, tried for 300 files, would take hours) */
+static void
+test_pattern_search_bounded(void **state)
+{
+	struct buf b = { 0 };
+	char name[32];
+	double t0;
+	int i;
+
+	(void)state;
+	in_dir();
+	buf_addstr(&b, "all:");
+	for (i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "s/%d.md", i);
+		put(name, "x");
+		buf_printf(&b, " %s", name);
+	}
+	buf_addstr(&b, "\n");
+	for (i = 0; i < 12; i++)
+		buf_printf(&b, "%%.md: %%.%c.md\n\tp\n%%: %%.%c\n\tq\n",
+		    'a' + i, 'a' + i);
+	assert_int_equal(load_mem(b.data), 0);
+	buf_free(&b);
+	t0 = now_mono();
+	assert_non_null(graph = dag_build(plan));
+	assert_true(now_mono() - t0 < 20);
+	assert_int_equal(graph->ntasks, 1);
+}
+
 int
 main(void)
 {
@@ -1873,6 +1903,7 @@ main(void)
 		T(test_error_in_cmdline_value),
 		T(test_phony_without_rule),
 		T(test_include_depth),
+		T(test_pattern_search_bounded),
 #undef T
 	};
 
