@@ -310,7 +310,7 @@ test_undefined_variable_warning(void **state)
 	assert_int_equal(diag_nwarnings(), 3);
 }
 
-/* grammar: dollar, other_ref */
+/* grammar: dollar, other_ref, text */
 static void
 test_dollars(void **state)
 {
@@ -416,7 +416,8 @@ test_prompt_mixed_indentation(void **state)
 	    "Planfile:9:1: error: prompt mixes tab and space indentation\n");
 }
 
-/* grammar: prompt (blank lines inside kept, at the ends dropped) */
+/* grammar: prompt, blank_line (blank lines inside kept, at the ends
+ * dropped) */
 static void
 test_prompt_blank_lines(void **state)
 {
@@ -440,7 +441,7 @@ test_prompt_blank_lines(void **state)
 	assert_string_equal(rule_at(1)->prompt, "third");
 }
 
-/* grammar: prompt, comment_line, trailing_comment */
+/* grammar: prompt, comment_line, trailing_comment, value */
 static void
 test_hash_in_prompt_and_comments(void **state)
 {
@@ -639,7 +640,7 @@ test_line_continuation(void **state)
 	    "Planfile:11:3: error: target name is not valid UTF-8\n");
 }
 
-/* grammar: escape */
+/* grammar: escape, words, word, word_char */
 static void
 test_escaped_space_in_target(void **state)
 {
@@ -756,7 +757,7 @@ test_misspelled_setting(void **state)
 	assert_int_equal(plan->ntsets, 0);
 }
 
-/* grammar: line (anything else is an error) */
+/* grammar: line, var_name (anything else is an error) */
 static void
 test_garbage_line(void **state)
 {
@@ -1036,7 +1037,7 @@ test_cmdline_beats_every_op(void **state)
 	assert_string_equal(rule_at(0)->prompt, "cmd cmd");
 }
 
-/* grammar: define_block */
+/* grammar: define_block, body_line */
 static void
 test_define(void **state)
 {
@@ -1101,7 +1102,8 @@ test_define_errors(void **state)
 	    "Planfile:10:1: error: 'define' without 'endef'\n");
 }
 
-/* grammar: conditional, ifdef_line, ifeq_line, else_line */
+/* grammar: conditional, if_line, ifdef_line, ifeq_line, eq_args, quoted,
+ * else_line, endif_line */
 static void
 test_conditionals(void **state)
 {
@@ -1353,7 +1355,7 @@ test_substitution_refs(void **state)
 	    "variable 'NOPE' left as written\n");
 }
 
-/* grammar: automatic_var */
+/* grammar: automatic_var, auto_char, ref_body */
 static void
 test_automatic_vars(void **state)
 {
@@ -1554,8 +1556,9 @@ test_pattern_rule(void **state)
 	assert_int_equal(dag_find(graph, "src/a.c")->producer->nins, 2);
 }
 
-/* grammar: pattern_rule (shortest stem first, chains, command-line
- * goals, and a pattern whose prerequisite is missing does not apply) */
+/* grammar: pattern_rule, prerequisites (shortest stem first, chains,
+ * command-line goals, and a pattern whose prerequisite is missing does
+ * not apply) */
 static void
 test_pattern_choice(void **state)
 {
