@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "diag.h"
+#include "expand.h"
 #include "util.h"
 
 enum var_origin {
@@ -126,11 +127,6 @@ void		 plan_set_var(struct plan *p, const char *name,
 		    const char *value, int origin, int simple,
 		    const struct loc *l);
 
-/* Where the byte at offset off of a text being expanded was written:
- * fills l.  Loaders pass one when text is not a verbatim copy of one
- * line (joined lines, escapes). */
-typedef void	(*plan_locate_fn)(void *arg, size_t off, struct loc *l);
-
 /* Assign name from the plan with operator op (enum assign_op): "="
  * stores the n bytes at value as written, ":=" expands them now, "?="
  * assigns only an undefined name, "+=" appends a space and value to
@@ -142,41 +138,6 @@ typedef void	(*plan_locate_fn)(void *arg, size_t off, struct loc *l);
 void		 plan_assign(struct plan *p, const char *name, int op,
 		    const char *value, size_t n, const struct loc *l,
 		    plan_locate_fn locate, void *arg);
-
-/* Expand the n bytes at text, written at l: $(NAME) and ${NAME} of a
- * defined variable give its (recursively expanded) value, a computed
- * name $($(X)_files) is expanded first, $(NAME:.a=.b) and
- * $(NAME:%.a=%.b) substitute, $(FUNCTION args) calls one of the
- * functions of grammar/planfile.ebnf, $$ gives $.  A reference to an
- * undefined variable stays as written with a warning at its place; any
- * other $ is literal.  Errors (a variable that refers to itself, an
- * unknown function, bad arguments) are reported at their place and
- * leave the reference as written.  The caller frees the result. */
-char		*plan_expand(struct plan *p, const char *text, size_t n,
-		    const struct loc *l);
-/* The same for the task of rule r, so that the automatic variables
- * $@ (its targets), $< (its first prerequisite), $^ (its
- * prerequisites), $* (its stem) and their D and F forms have values.
- * quiet holds flags: PLAN_QUIET suppresses warnings (for the instances
- * of a pattern whose prompt was checked once), PLAN_UNDEF_EMPTY makes
- * an undefined variable empty, without a warning (for conditions, as
- * in make).  In a function's arguments an undefined variable is always
- * empty, with a warning. */
-#define PLAN_QUIET		1
-#define PLAN_UNDEF_EMPTY	2
-char		*plan_expand_rule(struct plan *p, const struct rule *r,
-		    const char *text, size_t n, const struct loc *l,
-		    int quiet);
-/* The most general form: r may be NULL, and places come from
- * locate(arg, offset), or, when locate is NULL, are counted from the
- * struct loc at arg. */
-char		*plan_expand_at(struct plan *p, const struct rule *r,
-		    const char *text, size_t n, plan_locate_fn locate,
-		    void *arg, int quiet);
-/* plan_expand_rule() appending to out, for text built piece by piece. */
-void		 plan_expand_append(struct plan *p, const struct rule *r,
-		    struct buf *out, const char *text, size_t n,
-		    const struct loc *l, int quiet);
 
 /* A rule with copies of the nt targets and np prerequisites at t and
  * pr, all in one block (so that 100,000 rules are not a million
@@ -240,11 +201,6 @@ char		*plan_rule_setting(struct plan *p, const struct rule *r,
  * Lets -t check resolve shared settings once, not 100,000 times. */
 int		 plan_rule_settings_shared(struct plan *p,
 		    const struct rule *r);
-
-/* A warning, given once per place and text however often the text
- * is expanded.  Returns whether it was given now. */
-int		 plan_warn_once(struct plan *p, const struct loc *l,
-		    const char *fmt, ...) PM_PRINTF(3, 4);
 
 /* Load a plan file: a Planfile, or YAML when the name ends in .yaml or
  * .yml.  Diagnostics go through diag; returns 0, or -1 after errors. */
