@@ -6,11 +6,20 @@
 #include <stddef.h>
 
 #include "diag.h"
+#include "expand.h"
 #include "util.h"
 
 enum var_origin {
 	VAR_FILE,		/* assigned in the plan */
 	VAR_CMDLINE		/* NAME=value on the command line: wins */
+};
+
+/* The assignment operators. */
+enum assign_op {
+	ASSIGN_RECURSIVE,	/* "=": stored as written, expanded when used */
+	ASSIGN_SIMPLE,		/* ":=" or "::=": expanded once, now */
+	ASSIGN_COND,		/* "?=": only when not yet defined */
+	ASSIGN_APPEND		/* "+=": appended after a space */
 };
 
 struct var {
@@ -22,14 +31,22 @@ struct var {
 	struct loc	 loc;		/* where it was assigned */
 };
 
-/* "target: name = value": a setting for one target's task. */
+/* "target: name = value": a setting for one target's task.  A target
+ * holding '%' is a pattern: the setting applies to each task whose
+ * target it matches ("src/%.c: tier = strong"). */
 struct tset {
 	char		*target;	/* owned */
 	char		*name;		/* owned */
 	char		*value;		/* owned, expanded when read */
 	struct loc	 loc;
+	int		 op;		/* enum assign_op; 0 is "=" */
+	struct tset	*prev;		/* set by plan_add_tset(): the setting
+					   it overrides or appends to */
 };
 
+/* A rule.  A rule whose targets hold '%' is a pattern rule (pattern
+ * set by plan_add_rule()): it makes no task itself, but one instance
+ * per target it matches that the plan needs (see plan_instantiate()). */
 struct rule {
 	char		**targets;	/* owned, expanded, at least one */
 	struct loc	 *tlocs;	/* one per target */
@@ -37,9 +54,25 @@ struct rule {
 	char		**prereqs;	/* owned, expanded */
 	struct loc	 *plocs;	/* one per prerequisite */
 	size_t		  nprereqs;
-	char		 *prompt;	/* owned, expanded; NULL: no prompt */
+	char		 *prompt;	/* owned, expanded; NULL: no prompt.
+					   A pattern rule's is unexpanded. */
 	struct loc	  loc;		/* the rule's first target */
 	struct loc	  prompt_loc;	/* the first prompt line */
+	int		  pattern;	/* a pattern rule */
+	int		  packed;	/* made by rule_new(): the arrays and
+					   their strings are one block, 1
+					   malloc'd, 2 in the plan's arena */
+	char		 *stem;		/* owned: what '%' matched, for an
+					   instance of a pattern; else NULL */
+	const struct rule *from;	/* an instance's pattern rule */
+	size_t		  ninstances;	/* a pattern rule's instances */
+};
+
+/* A piece of text, not NUL-terminated, and where it was written. */
+struct pword {
+	const char	*s;
+	size_t		 len;
+	struct loc	 loc;
 };
 
 struct plan {
@@ -57,6 +90,24 @@ struct plan {
 	char		**goals;	/* default goal: first rule's targets */
 	size_t		  ngoals;
 	struct smap	  strings;	/* interned strings (file names) */
+	struct rule	**patterns;	/* owned pattern rules, in file order */
+	size_t		  npatterns;
+	size_t		  patternscap;
+	struct rule	**instances;	/* owned instances of patterns */
+	size_t		  ninstances;
+	size_t		  instancescap;
+	struct tset	**ptsets;	/* pattern settings: the latest for
+					   each name and pattern; borrowed */
+	size_t		  nptsets;
+	size_t		  ptsetscap;
+	struct smap	  ptsetmap;	/* "name\tpattern" -> last tset */
+	struct smap	  bytarget;	/* target -> struct rule *, built on
+					   demand by plan_setting() */
+	size_t		  nbytarget;	/* rules in bytarget */
+	struct smap	  warned;	/* warnings given, said once each */
+	struct smap	  tsettargets;	/* target -> a tset of it */
+	int		  shared;	/* see plan_rule_settings_shared() */
+	struct arena	  mem;		/* the blocks of rule_new(p, ...) */
 };
 
 struct plan	*plan_new(void);
@@ -76,18 +127,43 @@ void		 plan_set_var(struct plan *p, const char *name,
 		    const char *value, int origin, int simple,
 		    const struct loc *l);
 
-/* Expand the n bytes at text: $(NAME) and ${NAME} of a defined variable
- * give its (recursively expanded) value, $$ gives $, a reference to an
- * undefined variable stays as written with a warning at l, any other $
- * is literal.  A variable that refers to itself is an error at l.
- * The caller frees the result. */
-char		*plan_expand(struct plan *p, const char *text, size_t n,
-		    const struct loc *l);
+/* Assign name from the plan with operator op (enum assign_op): "="
+ * stores the n bytes at value as written, ":=" expands them now, "?="
+ * assigns only an undefined name, "+=" appends a space and value to
+ * the old value, expanded now when the old value was (make's rule),
+ * and is "=" for an undefined name.  l is the assignment's place;
+ * problems met expanding now are placed by locate(arg, offset), or,
+ * when locate is NULL, counted from the struct loc at arg (from l when
+ * arg is NULL too).  Takes copies. */
+void		 plan_assign(struct plan *p, const char *name, int op,
+		    const char *value, size_t n, const struct loc *l,
+		    plan_locate_fn locate, void *arg);
 
-/* Add a rule, taking ownership of it.  Its first target becomes the
- * default goal when there is none yet and it does not start with '.'. */
-void		 plan_add_rule(struct plan *p, struct rule *r);
+/* A rule with copies of the nt targets and np prerequisites at t and
+ * pr, all in one block (so that 100,000 rules are not a million
+ * allocations), taken from p's arena when p is not NULL (it then lives
+ * until plan_free(p)).  The caller adds a prompt. */
+struct rule	*rule_new(struct plan *p, const struct pword *t, size_t nt,
+		    const struct pword *pr, size_t np);
+
+/* Add a rule, taking ownership of it.  A rule whose targets hold '%'
+ * becomes a pattern rule; a rule that mixes pattern and plain targets
+ * is an error (-1, reported, r freed).  Otherwise its first target
+ * becomes the default goal when there is none yet and it does not
+ * start with '.'.  Returns 0. */
+int		 plan_add_rule(struct plan *p, struct rule *r);
 void		 rule_free(struct rule *r);
+
+/* Whether name matches pattern (one '%' matching any non-empty text,
+ * or, without '%', equal).  *stem and *stemlen get what '%' matched. */
+int		 plan_match(const char *pattern, const char *name,
+		    const char **stem, size_t *stemlen);
+
+/* The instance of pattern rule pat for stem: its targets and
+ * prerequisites with '%' replaced by the stem, its prompt expanded for
+ * the instance.  Owned by p. */
+struct rule	*plan_instantiate(struct plan *p, struct rule *pat,
+		    const char *stem, size_t stemlen);
 
 /* Add a target-specific setting, taking ownership of ts.  An unknown
  * setting name is an error with a suggestion. */
@@ -104,12 +180,27 @@ int		 plan_is_setting(const char *name);
 const char	*plan_setting_suggest(const char *name);
 
 /* The value of setting name for the task writing target: a command-line
- * assignment, else a target-specific setting of target, else a global
- * plan variable, else NULL.  target may be NULL.  Expanded; the caller
- * frees the result.  *where, when not NULL, gets the place it was set
- * (file NULL for the command line). */
+ * assignment, else a target-specific setting of target, else the
+ * pattern setting whose pattern matches target with the shortest stem,
+ * else a global plan variable, else NULL ("+=" and "?=" settings build
+ * on the next of these).  target may be NULL.  Expanded for the task
+ * of the rule making target; the caller frees the result.  *where,
+ * when not NULL, gets the place it was set (file NULL for the command
+ * line). */
 char		*plan_setting(struct plan *p, const char *target,
 		    const char *name, struct loc *where);
+/* The same for the task of rule r: the setting of the first of its
+ * targets that has one of its own (or by pattern), else the global
+ * one. */
+char		*plan_rule_setting(struct plan *p, const struct rule *r,
+		    const char *name, struct loc *where);
+
+/* Whether the task of r reads the same settings as every other task
+ * for which this is true: no setting of its own (by target or by
+ * pattern), and no global setting whose value is expanded per task.
+ * Lets -t check resolve shared settings once, not 100,000 times. */
+int		 plan_rule_settings_shared(struct plan *p,
+		    const struct rule *r);
 
 /* Load a plan file: a Planfile, or YAML when the name ends in .yaml or
  * .yml.  Diagnostics go through diag; returns 0, or -1 after errors. */

@@ -8,6 +8,38 @@
 
 #include "plan.h"
 
+/* n zeroed bytes from the graph's arena, which dag_free() frees at once:
+ * a plan of 100,000 tasks would otherwise cost a million calls to malloc
+ * and as many to free. */
+static void *
+dag_alloc(struct dag *d, size_t n)
+{
+	if (d->arena == NULL)
+		d->arena = xcalloc(1, sizeof(*d->arena));
+	return arena_alloc(d->arena, n);
+}
+
+/* What building one graph needs beside the graph. */
+struct build {
+	struct dag	*d;
+	struct plan	*p;
+	size_t		 taskscap;
+	unsigned char	*chain;		/* per pattern: in the chain tried */
+	long		 budget;	/* steps left for one file's search */
+	long		 total;		/* steps left for all of them */
+	int		 depth;		/* patterns in the chain tried */
+};
+
+/* Bounds on the search for a pattern that makes a file, which could
+ * otherwise take exponential time: at most SEARCH_BUDGET files looked
+ * at per file needed, chains of at most SEARCH_DEPTH patterns (one once
+ * SEARCH_TOTAL files were looked at in all), and, as in make, no
+ * match-anything pattern ("%: %.in") for a file of a chain.  A search
+ * cut short finds that no pattern applies. */
+#define SEARCH_BUDGET	200
+#define SEARCH_TOTAL	200000
+#define SEARCH_DEPTH	4
+
 char *
 dag_normpath(const char *path)
 {
@@ -33,49 +65,111 @@ dag_normpath(const char *path)
 	return buf_detach(&b);
 }
 
-/* Whether path is already as dag_normpath() writes it: no empty or "."
- * part, no trailing '/'.  Most paths are, and need no copy to look up. */
-static int
-is_normal(const char *path)
+/* The slot of the node of normal path norm (n bytes, hash k) in the
+ * table: the node's, or the empty one where it would go. */
+static size_t
+slot(const struct dag *d, const char *norm, size_t n, uint64_t k)
 {
-	const char *p;
+	size_t i, mask;
+	struct node *x;
 
-	if (path[0] == '\0' || (path[0] == '.' && (path[1] == '/' ||
-	    path[1] == '\0')))
-		return 0;
-	for (p = path; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		if (p[1] == '/' || p[1] == '\0')
-			return p == path && p[1] == '\0';
-		if (p[1] == '.' && (p[2] == '/' || p[2] == '\0'))
-			return 0;
-	}
-	return 1;
+	mask = d->tablecap - 1;
+	for (i = (size_t)k & mask; (x = d->table[i]) != NULL;
+	    i = (i + 1) & mask)
+		if (x->key == k && strncmp(x->path, norm, n) == 0 &&
+		    x->path[n] == '\0')
+			break;
+	return i;
 }
 
-/* The node for path, created on first mention at l. */
+/* Double the table. */
+static void
+grow_table(struct dag *d)
+{
+	struct node **old;
+	size_t i, oldcap;
+
+	old = d->table;
+	oldcap = d->tablecap;
+	d->tablecap = oldcap ? 2 * oldcap : 1024;
+	d->table = xcalloc(d->tablecap, sizeof(*d->table));
+	for (i = 0; i < oldcap; i++)
+		if (old[i] != NULL)
+			d->table[slot(d, old[i]->path, strlen(old[i]->path),
+			    old[i]->key)] = old[i];
+	free(old);
+}
+
+/* The hash of path, its length in *len, and in *normal whether it is
+ * already normal: no "." part and no empty one (from a repeated or
+ * final slash), so that most paths are used uncopied.  One pass. */
+static uint64_t
+scan_path(const char *path, size_t *len, int *normal)
+{
+	const unsigned char *s = (const unsigned char *)path;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	int start, ok;
+
+	ok = *s != '\0';
+	if (*s == '/') {
+		h = (h ^ *s) * 0x100000001b3ULL;
+		s++;
+	}
+	for (start = 1; *s != '\0'; s++) {
+		if (start && (*s == '/' || (*s == '.' && (s[1] == '/' ||
+		    s[1] == '\0'))))
+			ok = 0;
+		start = *s == '/';
+		h = (h ^ *s) * 0x100000001b3ULL;
+	}
+	if (start && (const char *)s > path + 1)
+		ok = 0;		/* a final slash */
+	*len = (size_t)((const char *)s - path);
+	*normal = ok;
+	return h | 1;
+}
+
+/* The node of path, or NULL; with create, made at l on first mention. */
 static struct node *
-dag_node(struct dag *d, const char *path, const struct loc *l)
+lookup(struct dag *d, const char *path, const struct loc *l, int create)
 {
 	struct node *n;
 	char *norm;
+	size_t len, i;
+	uint64_t k;
+	int normal;
 
-	if (is_normal(path)) {
-		if ((n = smap_get(&d->bypath, path)) != NULL)
-			return n;
-		norm = xstrdup(path);
-	} else {
+	k = scan_path(path, &len, &normal);
+	norm = (char *)path;
+	if (!normal) {
 		norm = dag_normpath(path);
-		if ((n = smap_get(&d->bypath, norm)) != NULL) {
-			free(norm);
-			return n;
-		}
+		len = strlen(norm);
+		k = hash_bytes(norm, len) | 1;
 	}
-	n = xcalloc(1, sizeof(*n));
-	n->path = norm;
+	i = 0;
+	if (d->tablecap > 0 && (n = d->table[i = slot(d, norm, len, k)]) !=
+	    NULL) {
+		if (norm != path)
+			free(norm);
+		return n;
+	}
+	if (!create) {
+		if (norm != path)
+			free(norm);
+		return NULL;
+	}
+	if (2 * (d->nnodes + 1) > d->tablecap) {
+		grow_table(d);
+		i = slot(d, norm, len, k);
+	}
+	n = dag_alloc(d, sizeof(*n) + len + 1);
+	n->path = (char *)(n + 1);
+	memcpy(n->path, norm, len + 1);
+	n->key = k;
 	n->loc = *l;
-	smap_put(&d->bypath, norm, n);
+	d->table[i] = n;
+	if (norm != path)
+		free(norm);
 	if (d->nnodes == d->nodescap) {
 		d->nodescap = d->nodescap ? d->nodescap * 2 : 64;
 		d->nodes = xreallocarray(d->nodes, d->nodescap,
@@ -88,147 +182,440 @@ dag_node(struct dag *d, const char *path, const struct loc *l)
 struct node *
 dag_find(struct dag *d, const char *path)
 {
-	struct node *n;
-	char *norm;
+	return lookup(d, path, NULL, 0);
+}
 
-	if (is_normal(path))
-		return smap_get(&d->bypath, path);
-	norm = dag_normpath(path);
-	n = smap_get(&d->bypath, norm);
-	free(norm);
-	return n;
+/* A new task of rule r, in slot id of the task list. */
+static struct task *
+task_new(struct build *b, struct rule *r)
+{
+	struct dag *d = b->d;
+	struct task *t;
+
+	if (d->ntasks == b->taskscap) {
+		b->taskscap = b->taskscap ? 2 * b->taskscap : 64;
+		d->tasks = xreallocarray(d->tasks, b->taskscap,
+		    sizeof(*d->tasks));
+	}
+	t = dag_alloc(d, sizeof(*t));
+	t->id = d->ntasks;
+	t->rule = r;
+	t->phony = 1;
+	d->tasks[d->ntasks++] = t;
+	return t;
+}
+
+/* diag_nerrors() when the graph began: it reports at most
+ * DIAG_MAX_ERRORS of its own (a plan of 100,000 tasks may miss as many
+ * inputs). */
+static int	dag_nerr0;
+
+/* Whether the graph has reported as many errors as it may. */
+static int
+dag_full(void)
+{
+	return diag_nerrors() - dag_nerr0 >= DIAG_MAX_ERRORS;
+}
+
+/* Give target i of r to task t, unless another task makes it. */
+static void
+claim(struct build *b, struct task *t, struct rule *r, size_t i)
+{
+	struct node *n;
+
+	n = lookup(b->d, r->targets[i], &r->tlocs[i], 1);
+	n->phony = plan_is_phony(b->p, n->path);
+	if (n->producer == t)
+		return;		/* named twice in one rule */
+	if (n->producer != NULL) {
+		if (dag_full())
+			return;
+		diag_error(&r->tlocs[i], "target '%s' is made by two rules",
+		    n->path);
+		diag_note(&n->producer->rule->loc, "first made by the rule "
+		    "here");
+		return;
+	}
+	if (!n->phony)
+		t->phony = 0;
+	n->producer = t;
+	t->outs[t->nouts++] = n;
 }
 
 /* Make a task of rule r, claiming its targets. */
-static void
-dag_add_task(struct dag *d, struct plan *p, struct rule *r)
+static struct task *
+add_task(struct build *b, struct rule *r)
 {
 	struct task *t;
+	size_t i;
+
+	t = task_new(b, r);
+	t->outs = dag_alloc(b->d, r->ntargets * sizeof(*t->outs));
+	for (i = 0; i < r->ntargets; i++)
+		claim(b, t, r, i);
+	t->name = t->nouts > 0 ? t->outs[0]->path : r->targets[0];
+	return t;
+}
+
+/* Add rule r, which has no prompt, to the prerequisites of t. */
+static void
+add_extra(struct task *t, struct rule *r)
+{
+	if (t->nextra > 0 && t->extra[t->nextra - 1] == r)
+		return;
+	t->extra = xreallocarray(t->extra, t->nextra + 1, sizeof(*t->extra));
+	t->extra[t->nextra++] = r;
+}
+
+static struct task	*try_patterns(struct build *b, const char *path);
+
+/* A rule without a prompt: its targets that another task makes (or a
+ * pattern can make) take its prerequisites; the others are its own
+ * task, which has no request (like "all: a b"). */
+static void
+add_bare(struct build *b, struct rule *r, size_t at)
+{
+	struct task *t, *own;
 	struct node *n;
 	size_t i;
 
-	t = xcalloc(1, sizeof(*t));
-	t->id = d->ntasks;
-	t->rule = r;
-	t->outs = xcalloc(r->ntargets, sizeof(*t->outs));
-	t->phony = 1;
+	own = NULL;
 	for (i = 0; i < r->ntargets; i++) {
-		n = dag_node(d, r->targets[i], &r->tlocs[i]);
-		n->phony = plan_is_phony(p, n->path);
-		if (!n->phony)
-			t->phony = 0;
-		if (n->producer != NULL && n->producer != t) {
-			diag_error(&r->tlocs[i], "target '%s' is made by two "
-			    "rules", n->path);
-			diag_note(&n->producer->rule->loc, "first made by "
-			    "the rule here");
+		n = lookup(b->d, r->targets[i], NULL, 0);
+		if (n != NULL && n->producer != NULL && n->producer != own) {
+			add_extra(n->producer, r);
 			continue;
 		}
-		if (n->producer == t)
-			continue;	/* named twice in one rule */
-		n->producer = t;
-		t->outs[t->nouts++] = n;
+		if ((n == NULL || (!n->phony && n->producer == NULL)) &&
+		    !plan_is_phony(b->p, r->targets[i]) &&
+		    (t = try_patterns(b, r->targets[i])) != NULL) {
+			add_extra(t, r);
+			continue;
+		}
+		if (own == NULL) {
+			own = task_new(b, r);
+			own->outs = dag_alloc(b->d, r->ntargets *
+			    sizeof(*own->outs));
+			/* Keep the plan's order: the slot saved for r. */
+			b->d->ntasks--;
+			b->d->tasks[at] = own;
+			own->id = at;
+		}
+		claim(b, own, r, i);
 	}
-	t->name = t->nouts > 0 ? t->outs[0]->path : r->targets[0];
-	d->tasks[d->ntasks++] = t;
+	if (own != NULL)
+		own->name = own->nouts > 0 ? own->outs[0]->path :
+		    r->targets[0];
 }
 
-/* Append t to the dependents of dep. */
+/* Append to b the n bytes of pattern pat with '%' replaced by stem. */
+static char *
+replaced(const char *pat, const char *stem, size_t stemlen)
+{
+	const char *pc;
+	struct buf b = { 0 };
+
+	if ((pc = strchr(pat, '%')) == NULL)
+		return xstrdup(pat);
+	buf_add(&b, pat, (size_t)(pc - pat));
+	buf_add(&b, stem, stemlen);
+	buf_addstr(&b, pc + 1);
+	return buf_detach(&b);
+}
+
+static int	can_make(struct build *b, const char *path, char **missing);
+
+/* Whether each prerequisite of pattern rule k for stem exists or can
+ * be made; if not, *missing (when not NULL) gets the first that
+ * cannot.  The caller frees *missing. */
+static int
+feasible(struct build *b, size_t k, const char *stem, size_t stemlen,
+    char **missing)
+{
+	struct rule *pat = b->p->patterns[k];
+	char *path;
+	size_t i;
+	int ok;
+
+	if (b->chain[k] || b->depth >= (b->total > 0 ? SEARCH_DEPTH : 1))
+		return 0;	/* a pattern serves once in a chain */
+	b->chain[k] = 1;
+	b->depth++;
+	for (ok = 1, i = 0; ok && i < pat->nprereqs; i++) {
+		path = replaced(pat->prereqs[i], stem, stemlen);
+		if (!(ok = can_make(b, path, NULL)) && missing != NULL)
+			*missing = path;
+		else
+			free(path);
+	}
+	b->depth--;
+	b->chain[k] = 0;
+	return ok;
+}
+
+/* Whether path exists, is made by a rule, or a pattern can make it
+ * (with patterns not yet in the chain). */
+static int
+can_make(struct build *b, const char *path, char **missing)
+{
+	struct node *n;
+	struct stat st;
+	const char *stem;
+	size_t k, i, len;
+
+	(void)missing;
+	if (--b->budget < 0)
+		return 0;
+	b->total--;
+	n = lookup(b->d, path, NULL, 0);
+	if (n != NULL && (n->producer != NULL || n->phony))
+		return 1;
+	if (plan_is_phony(b->p, path))
+		return 0;
+	if (stat(path, &st) == 0)
+		return 1;
+	for (k = 0; k < b->p->npatterns; k++)
+		for (i = 0; i < b->p->patterns[k]->ntargets; i++)
+			if (strcmp(b->p->patterns[k]->targets[i], "%") != 0 &&
+			    plan_match(b->p->patterns[k]->targets[i], path,
+			    &stem, &len) && feasible(b, k, stem, len, NULL))
+				return 1;
+	return 0;
+}
+
+/* A pattern rule that matches a target: its index, the target's, and
+ * the stem. */
+struct cand {
+	size_t		 k;
+	const char	*stem;
+	size_t		 stemlen;
+};
+
+/* The patterns whose targets match path, shortest stem first (and in
+ * plan order among equal stems), in a new array of *n. */
+static struct cand *
+candidates(struct build *b, const char *path, size_t *n)
+{
+	struct cand *c, tmp;
+	const char *stem;
+	size_t k, i, j, len;
+
+	*n = 0;
+	c = NULL;
+	for (k = 0; k < b->p->npatterns; k++)
+		for (i = 0; i < b->p->patterns[k]->ntargets; i++) {
+			if (!plan_match(b->p->patterns[k]->targets[i], path,
+			    &stem, &len))
+				continue;
+			c = xreallocarray(c, *n + 1, sizeof(*c));
+			c[*n].k = k;
+			c[*n].stem = stem;
+			c[(*n)++].stemlen = len;
+			break;
+		}
+	for (i = 1; i < *n; i++)	/* insertion sort: stable */
+		for (j = i; j > 0 && c[j - 1].stemlen > c[j].stemlen; j--) {
+			tmp = c[j];
+			c[j] = c[j - 1];
+			c[j - 1] = tmp;
+		}
+	return c;
+}
+
+/* The task that a pattern rule makes for path, made now, or NULL when
+ * no pattern applies. */
+static struct task *
+try_patterns(struct build *b, const char *path)
+{
+	struct cand *c;
+	struct rule *r;
+	struct task *t;
+	size_t n, i;
+
+	if (b->p->npatterns == 0)
+		return NULL;
+	c = candidates(b, path, &n);
+	t = NULL;
+	b->budget = SEARCH_BUDGET;
+	for (i = 0; i < n; i++) {
+		if (!feasible(b, c[i].k, c[i].stem, c[i].stemlen, NULL))
+			continue;
+		r = plan_instantiate(b->p, b->p->patterns[c[i].k], c[i].stem,
+		    c[i].stemlen);
+		t = add_task(b, r);
+		break;
+	}
+	free(c);
+	return t;
+}
+
+/* Note why each pattern whose target matches path does not apply. */
 static void
-dag_add_rdep(struct task *dep, struct task *t)
+note_patterns(struct build *b, const char *path)
 {
-	if (dep->nrdeps == dep->rdepscap) {
-		dep->rdepscap = dep->rdepscap ? dep->rdepscap * 2 : 4;
-		dep->rdeps = xreallocarray(dep->rdeps, dep->rdepscap,
-		    sizeof(*dep->rdeps));
+	struct cand *c;
+	struct rule *pat;
+	char *missing;
+	size_t n, i;
+
+	if (b->p->npatterns == 0)
+		return;
+	c = candidates(b, path, &n);
+	b->budget = SEARCH_BUDGET;
+	for (i = 0; i < n; i++) {
+		pat = b->p->patterns[c[i].k];
+		missing = NULL;
+		if (feasible(b, c[i].k, c[i].stem, c[i].stemlen, &missing) ||
+		    missing == NULL)
+			continue;
+		diag_note(&pat->loc, "the pattern rule for '%s' does not "
+		    "apply: '%s' does not exist and no rule makes it",
+		    pat->targets[0], missing);
+		free(missing);
 	}
-	dep->rdeps[dep->nrdeps++] = t;
+	free(c);
 }
 
-/* Whether the graph has reported as many errors as a plan may get, the
- * count having been nerr0 when it began. */
-static int
-dag_too_many(int nerr0)
+/* Add path, named at l, to t's inputs (once), with its edge.  what
+ * names it in an error: "" for a prerequisite. */
+static void
+add_input(struct build *b, struct task *t, const char *path,
+    const struct loc *l, const char *what)
 {
-	return diag_nerrors() - nerr0 >= DIAG_MAX_ERRORS;
-}
-
-/* 0 when the file of n exists, else stat()'s errno; asked once per
- * node however many tasks read it. */
-static int
-node_missing(struct node *n)
-{
+	struct node *n;
 	struct stat st;
 
-	if (!n->statted) {
-		n->statted = 1;
-		n->staterr = stat(n->path, &st) == -1 ? errno : 0;
+	n = lookup(b->d, path, l, 1);
+	if (n->seen == t->id + 1)
+		return;
+	n->seen = t->id + 1;
+	t->ins[t->nins] = n;
+	t->inlocs[t->nins++] = *l;
+	if (n->producer == NULL && !n->tried) {
+		n->tried = 1;
+		if (!(n->phony = plan_is_phony(b->p, n->path)))
+			try_patterns(b, n->path);
 	}
-	return n->staterr;
+	if (n->producer == NULL) {
+		if (dag_full())
+			return;
+		if (n->phony) {
+			diag_error(l, "no rule makes '%s', which is .PHONY",
+			    n->path);
+			return;
+		}
+		if (n->exists == 0) {
+			n->exists = stat(n->path, &st) == 0 ? 1 : -1;
+			n->err = n->exists == 1 ? 0 : errno;
+		}
+		if (n->exists == -1) {
+			diag_error(l, "'%s' needs %s'%s', which no rule makes "
+			    "and which cannot be read: %s", t->name, what,
+			    n->path, strerror(n->err));
+			note_patterns(b, n->path);
+		}
+		return;
+	}
+	/* Each producer once, in constant time: a phony task with 20,000
+	 * made inputs must not go quadratic. */
+	if (n->producer->depmark == t->id + 1)
+		return;
+	n->producer->depmark = t->id + 1;
+	t->deps[t->ndeps++] = n->producer;
+	n->producer->rdepscap++;	/* counted here, filled later */
 }
 
-/* Resolve t's prerequisites into nodes and dependency edges.  A
- * prerequisite no rule makes must be an existing file.  Stops early once
- * the graph has too many errors (counted from nerr0). */
+/* Resolve t's context files and prerequisites into nodes and edges. */
 static void
-dag_link(struct dag *d, struct plan *p, struct task *t, int nerr0)
+link_task(struct build *b, struct task *t)
 {
 	struct rule *r = t->rule;
-	struct node *n;
-	size_t i, j;
+	struct loc where;
+	char *ctx, *s, *e;
+	size_t i, k, n, nctx;
 
-	t->ins = xcalloc(r->nprereqs, sizeof(*t->ins));
-	t->deps = xcalloc(r->nprereqs, sizeof(*t->deps));
-	for (i = 0; i < r->nprereqs && !dag_too_many(nerr0); i++) {
-		n = dag_node(d, r->prereqs[i], &r->plocs[i]);
-		t->ins[t->nins++] = n;
-		if (n->producer == NULL) {
-			n->phony = plan_is_phony(p, n->path);
-			if (n->phony)
-				diag_error(&r->plocs[i], "no rule makes "
-				    "'%s', which is .PHONY", n->path);
-			else if (node_missing(n) != 0)
-				diag_error(&r->plocs[i], "'%s' needs '%s', "
-				    "which no rule makes and which cannot be "
-				    "read: %s", t->name, n->path,
-				    strerror(n->staterr));
+	ctx = NULL;
+	nctx = 0;
+	if (r->prompt != NULL &&
+	    (ctx = plan_rule_setting(b->p, r, "context", &where)) != NULL)
+		for (s = ctx; *s != '\0'; s = e) {
+			s += strspn(s, " \t\n");
+			if (*(e = s + strcspn(s, " \t\n")) != '\0')
+				*e++ = '\0';
+			if (*s != '\0')
+				nctx++;
+		}
+	for (n = r->nprereqs + nctx, k = 0; k < t->nextra; k++)
+		n += t->extra[k]->nprereqs;
+	t->ins = dag_alloc(b->d, n * sizeof(*t->ins));
+	t->inlocs = dag_alloc(b->d, n * sizeof(*t->inlocs));
+	t->deps = dag_alloc(b->d, n * sizeof(*t->deps));
+	for (s = ctx, i = 0; i < nctx; s += strlen(s) + 1) {
+		s += strspn(s, " \t\n");
+		if (*s == '\0')
 			continue;
-		}
+		add_input(b, t, s, &where, "the context file ");
+		i++;
+	}
+	free(ctx);
+	for (i = 0; i < r->nprereqs; i++)
+		add_input(b, t, r->prereqs[i], &r->plocs[i], "");
+	for (k = 0; k < t->nextra; k++)
+		for (i = 0; i < t->extra[k]->nprereqs; i++)
+			add_input(b, t, t->extra[k]->prereqs[i],
+			    &t->extra[k]->plocs[i], "");
+}
+
+/* Fill each task's dependents: counted while linking (in rdepscap),
+ * now given slices of one array. */
+static void
+fill_rdeps(struct dag *d)
+{
+	struct task **all, *t;
+	size_t i, j, total;
+
+	for (i = total = 0; i < d->ntasks; i++)
+		total += d->tasks[i]->rdepscap;
+	all = dag_alloc(d, (total + 1) * sizeof(*all));
+	for (i = 0; i < d->ntasks; i++) {
+		t = d->tasks[i];
+		t->rdeps = all;
+		all += t->rdepscap;
+	}
+	for (i = 0; i < d->ntasks; i++) {
+		t = d->tasks[i];
 		for (j = 0; j < t->ndeps; j++)
-			if (t->deps[j] == n->producer)
-				break;
-		if (j == t->ndeps) {
-			t->deps[t->ndeps++] = n->producer;
-			dag_add_rdep(n->producer, t);
-		}
+			t->deps[j]->rdeps[t->deps[j]->nrdeps++] = t;
 	}
 }
 
 /* The location of the reference in from's rule to a target of to. */
 static const struct loc *
-dag_edge_loc(const struct task *from, const struct task *to)
+edge_loc(const struct task *from, const struct task *to)
 {
 	size_t i;
 
 	for (i = 0; i < from->nins; i++)
 		if (from->ins[i]->producer == to)
-			return &from->rule->plocs[i];
+			return &from->inlocs[i];
 	return &from->rule->loc;
 }
 
 /* Report the cycle that runs from stack[k] to the top of the stack. */
 static void
-dag_report_cycle(struct task **stack, size_t k, size_t top)
+report_cycle(struct task **stack, size_t k, size_t top)
 {
 	struct buf b = { 0 };
 	size_t i;
 
+	if (dag_full())
+		return;
 	for (i = k; i <= top; i++)
 		buf_printf(&b, "%s -> ", stack[i]->name);
 	buf_addstr(&b, stack[k]->name);
 	diag_error(&stack[k]->rule->loc, "dependency cycle: %s", b.data);
 	for (i = k; i <= top; i++)
-		diag_note(dag_edge_loc(stack[i], i < top ? stack[i + 1] :
+		diag_note(edge_loc(stack[i], i < top ? stack[i + 1] :
 		    stack[k]), "'%s' depends on '%s' here", stack[i]->name,
 		    (i < top ? stack[i + 1] : stack[k])->name);
 	buf_free(&b);
@@ -236,20 +623,19 @@ dag_report_cycle(struct task **stack, size_t k, size_t top)
 
 /* Find cycles with an iterative depth-first search (no recursion: a
  * chain of 100,000 tasks must not overflow the stack).  Marks: 0 new,
- * 1 on the stack, 2 done.  Reports each cycle once, until the graph has
- * too many errors (counted from nerr0). */
+ * 1 on the stack, 2 done.  Reports each cycle once. */
 static void
-dag_check_cycles(struct dag *d, int nerr0)
+check_cycles(struct dag *d)
 {
 	struct task **stack;
-	size_t *next, top, i;
+	size_t *next, top, i, k;
 	unsigned char *mark;
 	struct task *t, *u;
 
 	stack = xcalloc(d->ntasks + 1, sizeof(*stack));
 	next = xcalloc(d->ntasks + 1, sizeof(*next));
 	mark = xcalloc(d->ntasks + 1, 1);
-	for (i = 0; i < d->ntasks && !dag_too_many(nerr0); i++) {
+	for (i = 0; i < d->ntasks; i++) {
 		if (mark[i])
 			continue;
 		top = 0;
@@ -267,13 +653,9 @@ dag_check_cycles(struct dag *d, int nerr0)
 			}
 			u = t->deps[next[top]++];
 			if (mark[u->id] == 1) {
-				size_t k = top;
-
-				while (stack[k] != u)
-					k--;
-				dag_report_cycle(stack, k, top);
-				if (dag_too_many(nerr0))
-					break;
+				for (k = top; stack[k] != u; k--)
+					continue;
+				report_cycle(stack, k, top);
 			} else if (mark[u->id] == 0) {
 				mark[u->id] = 1;
 				stack[++top] = u;
@@ -287,26 +669,65 @@ dag_check_cycles(struct dag *d, int nerr0)
 }
 
 struct dag *
-dag_build(struct plan *p)
+dag_build_goals(struct plan *p, char *const *goals, size_t ngoals)
 {
+	struct build b;
 	struct dag *d;
-	struct loc l;
+	struct node *n;
+	size_t i, k;
 	int before;
-	size_t i;
 
-	before = diag_nerrors();
+	before = dag_nerr0 = diag_nerrors();
 	d = xcalloc(1, sizeof(*d));
-	d->tasks = xcalloc(p->nrules, sizeof(*d->tasks));
-	for (i = 0; i < p->nrules && !dag_too_many(before); i++)
-		dag_add_task(d, p, p->rules[i]);
-	for (i = 0; i < d->ntasks && !dag_too_many(before); i++)
-		dag_link(d, p, d->tasks[i], before);
+	memset(&b, 0, sizeof(b));
+	b.d = d;
+	b.p = p;
+	b.chain = xcalloc(p->npatterns + 1, 1);
+	b.total = SEARCH_TOTAL;
+
+	/* Rules with a prompt claim their targets first, so that a rule
+	 * without one can add to them; each rule keeps its place. */
+	for (i = 0; i < p->nrules; i++) {
+		if (p->rules[i]->prompt != NULL)
+			add_task(&b, p->rules[i]);
+		else
+			task_new(&b, p->rules[i]);	/* a place kept */
+	}
+	for (i = 0; i < p->nrules; i++)
+		if (p->rules[i]->prompt == NULL) {
+			d->tasks[i] = NULL;
+			add_bare(&b, p->rules[i], i);
+		}
+	for (i = k = 0; i < p->nrules; i++)
+		if (d->tasks[i] != NULL) {
+			d->tasks[k] = d->tasks[i];
+			d->tasks[k]->id = k;
+			k++;
+		}
+	if (d->ntasks > p->nrules)
+		memmove(d->tasks + k, d->tasks + p->nrules, (d->ntasks -
+		    p->nrules) * sizeof(*d->tasks));
+	d->ntasks -= p->nrules - k;
+	for (i = k; i < d->ntasks; i++)
+		d->tasks[i]->id = i;
+
+	for (i = 0; i < ngoals; i++) {
+		n = lookup(d, goals[i], NULL, 0);
+		if ((n == NULL || (n->producer == NULL && !n->phony)) &&
+		    !plan_is_phony(p, goals[i]))
+			try_patterns(&b, goals[i]);
+	}
+	/* Linking can add pattern tasks, which are linked in turn. */
+	for (i = 0; i < d->ntasks; i++)
+		link_task(&b, d->tasks[i]);
+	free(b.chain);
+	fill_rdeps(d);
 	/* Cycles go by the edges alone, so they are found (and reported with
 	 * the rest) even when an input is missing or a target taken. */
-	dag_check_cycles(d, before);
-	if (dag_too_many(before)) {
-		l.file = p->file;
-		l.line = l.col = 0;
+	check_cycles(d);
+	if (dag_full()) {
+		struct loc l = { p->file, 0, 0 };
+
 		diag_error(&l, "too many errors");
 	}
 	if (diag_nerrors() != before) {
@@ -316,9 +737,15 @@ dag_build(struct plan *p)
 	return d;
 }
 
+struct dag *
+dag_build(struct plan *p)
+{
+	return dag_build_goals(p, NULL, 0);
+}
+
 /* Mark t and everything it needs; iterative for deep chains. */
 static void
-dag_mark(struct dag *d, struct task *t, struct task **stack)
+mark_needed(struct task *t, struct task **stack)
 {
 	size_t top = 0, i;
 
@@ -335,12 +762,11 @@ dag_mark(struct dag *d, struct task *t, struct task **stack)
 			stack[top++] = t->deps[i];
 		}
 	}
-	(void)d;
 }
 
 /* Fill d->order with the needed tasks, dependencies first (Kahn). */
 static void
-dag_sort(struct dag *d)
+sort_needed(struct dag *d)
 {
 	size_t *pending, i, j, head;
 	struct task *t, *u;
@@ -384,7 +810,7 @@ dag_select(struct dag *d, struct plan *p, char *const *goals, size_t ngoals,
 	for (i = 0; i < ngoals; i++) {
 		n = dag_find(d, goals[i]);
 		if (n != NULL && n->producer != NULL) {
-			dag_mark(d, n->producer, stack);
+			mark_needed(n->producer, stack);
 			continue;
 		}
 		if (n == NULL && stat(goals[i], &st) == 0)
@@ -396,7 +822,7 @@ dag_select(struct dag *d, struct plan *p, char *const *goals, size_t ngoals,
 		return -1;
 	}
 	free(stack);
-	dag_sort(d);
+	sort_needed(d);
 	return 0;
 }
 
@@ -407,20 +833,15 @@ dag_free(struct dag *d)
 
 	if (d == NULL)
 		return;
-	for (i = 0; i < d->ntasks; i++) {
-		free(d->tasks[i]->outs);
-		free(d->tasks[i]->ins);
-		free(d->tasks[i]->deps);
-		free(d->tasks[i]->rdeps);
-		free(d->tasks[i]);
-	}
-	for (i = 0; i < d->nnodes; i++) {
-		free(d->nodes[i]->path);
-		free(d->nodes[i]);
+	for (i = 0; i < d->ntasks; i++)
+		free(d->tasks[i]->extra);
+	if (d->arena != NULL) {
+		arena_free(d->arena);
+		free(d->arena);
 	}
 	free(d->tasks);
 	free(d->nodes);
+	free(d->table);
 	free(d->order);
-	smap_free(&d->bypath);
 	free(d);
 }

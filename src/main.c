@@ -74,18 +74,6 @@ report_setting_error(const char *path, const char *err)
 	log_error("%s", err);
 }
 
-/* Whether a target of t has settings of its own. */
-static int
-has_own_settings(const struct smap *own, const struct task *t)
-{
-	size_t k;
-
-	for (k = 0; k < t->rule->ntargets; k++)
-		if (smap_get(own, t->rule->targets[k]) != NULL)
-			return 1;
-	return 0;
-}
-
 /* Resolve the settings of every task with a prompt (tier, model,
  * numbers), so that a bad one is a plan error found before anything
  * runs, -t check included.  Tasks without settings of their own all
@@ -95,22 +83,21 @@ has_own_settings(const struct smap *own, const struct task *t)
 static int
 check_settings(struct plan *p, struct dag *d, const char *path)
 {
-	struct smap own;
 	struct spec sp;
 	struct task *t;
 	char *err, *last = NULL;
 	size_t i;
 	int n = 0, plain_done = 0;
 
-	memset(&own, 0, sizeof(own));
-	for (i = 0; i < p->ntsets; i++)
-		smap_put(&own, p->tsets[i]->target, p->tsets[i]);
 	for (i = 0; i < d->ntasks && n < DIAG_MAX_ERRORS; i++) {
 		t = d->tasks[i];
 		if (t->rule->prompt == NULL)
 			continue;
-		if (!has_own_settings(&own, t)) {
-			if (plain_done)
+		if (plan_rule_settings_shared(p, t->rule)) {
+			/* One stands for all; a prompt not UTF-8 speaks for
+			 * itself. */
+			if (plain_done && utf8_valid(t->rule->prompt,
+			    strlen(t->rule->prompt), NULL))
 				continue;
 			plain_done = 1;
 		}
@@ -128,7 +115,6 @@ check_settings(struct plan *p, struct dag *d, const char *path)
 		spec_clear(&sp);
 	}
 	free(last);
-	smap_free(&own);
 	return n;
 }
 
@@ -260,7 +246,7 @@ run_tool(const char *tool, struct plan *p, struct dag *d, int argc,
     char **argv)
 {
 	if (strcmp(tool, "check") == 0)
-		return 0;
+		return 0;	/* check_settings() has run */
 	if (strcmp(tool, "list") == 0)
 		return tool_list(p, d);
 	if (strcmp(tool, "graph") == 0)
@@ -436,7 +422,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	free(pdir);
-	if ((d = dag_build(p)) == NULL) {
+	if ((d = dag_build_goals(p, goals, ngoals)) == NULL) {
 		if (diag_nerrors() > 0)
 			fprintf(stderr, "%d error%s\n", diag_nerrors(),
 			    diag_nerrors() == 1 ? "" : "s");

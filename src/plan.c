@@ -1,15 +1,14 @@
 #include "plan.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "diag.h"
+#include "expand.h"
 #include "parser.h"
 #include "util.h"
 #include "yamlplan.h"
-
-/* The deepest chain of variables expanded inside one another. */
-#define EXPAND_DEPTH	1000
 
 /* The settings a task reads, besides "tier.NAME". */
 static const char *const settings[] = {
@@ -17,23 +16,6 @@ static const char *const settings[] = {
 	"max_input_bytes",
 };
 #define NSETTINGS	(sizeof(settings) / sizeof(settings[0]))
-
-/* Where to report a problem with a reference: at offset off of text,
- * which starts at l, or, when text is NULL, at l itself. */
-struct where {
-	const char		*text;
-	size_t			 off;
-	const struct loc	*l;
-};
-
-/* One expansion under way. */
-struct expand {
-	struct plan		*p;
-	struct buf		 out;
-	const struct loc	*base;	/* where the top-level text starts */
-	int			 depth;
-	int			 failed;	/* an error at this reference */
-};
 
 struct plan *
 plan_new(void)
@@ -45,6 +27,8 @@ plan_new(void)
 static void
 var_free(struct var *v)
 {
+	if (v == NULL)
+		return;
 	free(v->name);
 	free(v->value);
 	free(v);
@@ -69,6 +53,14 @@ rule_free(struct rule *r)
 
 	if (r == NULL)
 		return;
+	free(r->prompt);
+	free(r->stem);
+	if (r->packed == 2)
+		return;		/* the plan's arena frees it */
+	if (r->packed) {
+		free(r);
+		return;
+	}
 	for (i = 0; i < r->ntargets; i++)
 		free(r->targets[i]);
 	for (i = 0; i < r->nprereqs; i++)
@@ -77,8 +69,19 @@ rule_free(struct rule *r)
 	free(r->tlocs);
 	free(r->prereqs);
 	free(r->plocs);
-	free(r->prompt);
 	free(r);
+}
+
+/* Free the values of a map and the map. */
+static void
+smap_free_all(struct smap *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->cap; i++)
+		if (m->keys[i] != NULL)
+			free(m->vals[i]);
+	smap_free(m);
 }
 
 void
@@ -91,25 +94,33 @@ plan_free(struct plan *p)
 	for (i = 0; i < p->nrules; i++)
 		rule_free(p->rules[i]);
 	free(p->rules);
+	for (i = 0; i < p->npatterns; i++)
+		rule_free(p->patterns[i]);
+	free(p->patterns);
+	for (i = 0; i < p->ninstances; i++)
+		rule_free(p->instances[i]);
+	free(p->instances);
 	for (i = 0; i < p->vars.cap; i++)
 		if (p->vars.keys[i] != NULL)
 			var_free(p->vars.vals[i]);
 	smap_free(&p->vars);
-	for (i = 0; i < p->phony.cap; i++)
-		free(p->phony.vals[i]);
-	smap_free(&p->phony);
+	smap_free_all(&p->phony);
 	for (i = 0; i < p->ntsets; i++)
 		tset_free(p->tsets[i]);
 	free(p->tsets);
 	smap_free(&p->tsetmap);
+	free(p->ptsets);
+	smap_free(&p->ptsetmap);
+	smap_free(&p->bytarget);
+	smap_free(&p->warned);
+	smap_free(&p->tsettargets);
 	for (i = 0; i < p->ngoals; i++)
 		free(p->goals[i]);
 	free(p->goals);
-	for (i = 0; i < p->strings.cap; i++)
-		free(p->strings.vals[i]);
-	smap_free(&p->strings);
+	smap_free_all(&p->strings);
 	free(p->file);
 	free(p->dir);
+	arena_free(&p->mem);
 	free(p);
 }
 
@@ -125,6 +136,14 @@ plan_intern(struct plan *p, const char *s)
 	return copy;
 }
 
+/* Whether c may be part of a variable name. */
+static int
+name_char(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+}
+
 /* Whether the n bytes at s make a variable name: letters, digits, '_',
  * '.' and '-'. */
 static int
@@ -134,13 +153,9 @@ is_name(const char *s, size_t n)
 
 	if (n == 0)
 		return 0;
-	for (i = 0; i < n; i++) {
-		if ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' &&
-		    s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
-		    s[i] == '_' || s[i] == '.' || s[i] == '-')
-			continue;
-		return 0;
-	}
+	for (i = 0; i < n; i++)
+		if (!name_char((unsigned char)s[i]))
+			return 0;
 	return 1;
 }
 
@@ -160,8 +175,9 @@ plan_cmdline_var(struct plan *p, const char *arg)
 	return 0;
 }
 
-void
-plan_set_var(struct plan *p, const char *name, const char *value,
+/* Store the n bytes at value in name. */
+static void
+set_var(struct plan *p, const char *name, const char *value, size_t n,
     int origin, int simple, const struct loc *l)
 {
 	struct var *v;
@@ -175,7 +191,7 @@ plan_set_var(struct plan *p, const char *name, const char *value,
 		v->name = xstrdup(name);
 		smap_put(&p->vars, name, v);
 	}
-	v->value = xstrdup(value);
+	v->value = xstrndup(value, n);
 	v->origin = origin;
 	v->simple = simple;
 	if (l != NULL)
@@ -184,162 +200,115 @@ plan_set_var(struct plan *p, const char *name, const char *value,
 		memset(&v->loc, 0, sizeof(v->loc));
 }
 
-/* The place w names, in *at; NULL when there is none. */
-static const struct loc *
-where_loc(const struct where *w, struct loc *at)
+void
+plan_set_var(struct plan *p, const char *name, const char *value,
+    int origin, int simple, const struct loc *l)
 {
-	size_t i, bol;
-	int nl;
-
-	if (w->l == NULL)
-		return NULL;
-	*at = *w->l;
-	if (w->text == NULL)
-		return at;
-	for (i = bol = 0, nl = 0; i < w->off; i++)
-		if (w->text[i] == '\n') {
-			nl++;
-			bol = i + 1;
-		}
-	if (nl > 0) {
-		at->line += nl;
-		at->col = (int)(w->off - bol) + 1;
-	} else
-		at->col += (int)w->off;
-	return at;
+	set_var(p, name, value, strlen(value), origin, simple, l);
 }
 
-/* The offset of the bracket closing the one at s[i], '(' or '{',
- * counting nested brackets of its kind; n when it is not closed. */
-static size_t
-ref_end(const char *s, size_t n, size_t i)
+void
+plan_assign(struct plan *p, const char *name, int op, const char *value,
+    size_t n, const struct loc *l, plan_locate_fn locate, void *arg)
 {
-	char open, close;
-	int depth;
-
-	open = s[i];
-	close = open == '(' ? ')' : '}';
-	for (depth = 0; i < n; i++) {
-		if (s[i] == open)
-			depth++;
-		else if (s[i] == close && --depth == 0)
-			return i;
-	}
-	return n;
-}
-
-static void	expand_text(struct expand *e, const char *s, size_t n,
-		    const struct where *fixed);
-
-/* Append the value of the variable named by the n bytes at name.
- * Returns 0, having reported why, when the reference must stay as
- * written: the variable is undefined or refers to itself. */
-static int
-expand_ref(struct expand *e, const char *name, size_t n,
-    const struct where *w)
-{
-	struct loc at;
 	struct var *v;
+	struct buf b = { 0 };
+	char *x;
 
-	if ((v = smap_getn(&e->p->vars, name, n)) == NULL) {
-		diag_warning(where_loc(w, &at),
-		    "undefined variable '%.*s' left as written", (int)n, name);
-		return 0;
+	v = smap_get(&p->vars, name);
+	if (v != NULL && v->origin == VAR_CMDLINE)
+		return;
+	switch (op) {
+	case ASSIGN_COND:
+		if (v != NULL)
+			return;
+		/* FALLTHROUGH */
+	case ASSIGN_RECURSIVE:
+		set_var(p, name, value, n, VAR_FILE, 0, l);
+		return;
+	case ASSIGN_SIMPLE:
+		x = plan_expand_at(p, NULL, value, n, locate,
+		    locate || arg ? arg : (void *)l, 0);
+		set_var(p, name, x, strlen(x), VAR_FILE, 1, l);
+		free(x);
+		return;
+	default:
+		break;
 	}
+	if (v == NULL) {
+		set_var(p, name, value, n, VAR_FILE, 0, l);
+		return;
+	}
+	buf_addstr(&b, v->value);
+	if (n > 0 && b.len > 0)
+		buf_addc(&b, ' ');
 	if (v->simple) {
-		buf_addstr(&e->out, v->value);
-		return 1;
-	}
-	if (v->busy || e->depth >= EXPAND_DEPTH) {
-		if (!e->failed)
-			diag_error(where_loc(w, &at), v->busy ?
-			    "variable '%s' refers to itself" :
-			    "variable '%s' is nested too deeply", v->name);
-		e->failed = 1;
-		return 0;
-	}
-	v->busy = 1;
-	e->depth++;
-	expand_text(e, v->value, strlen(v->value), w);
-	e->depth--;
-	v->busy = 0;
-	return 1;
+		x = plan_expand_at(p, NULL, value, n, locate,
+		    locate || arg ? arg : (void *)l, 0);
+		buf_addstr(&b, x);
+		free(x);
+	} else
+		buf_add(&b, value, n);
+	if (b.data == NULL)
+		buf_grow(&b, 0);
+	free(v->value);
+	v->value = buf_detach(&b);
 }
 
-/* Expand the n bytes at s into e->out.  Problems are reported at fixed,
- * or, when it is NULL, at the reference's own place from e->base. */
-static void
-expand_text(struct expand *e, const char *s, size_t n,
-    const struct where *fixed)
-{
-	struct where here;
-	const char *d;
-	size_t i, j, end;
 
-	for (i = 0; i < n; ) {
-		if ((d = memchr(s + i, '$', n - i)) == NULL) {
-			buf_add(&e->out, s + i, n - i);
-			break;
-		}
-		j = (size_t)(d - s);
-		buf_add(&e->out, s + i, j - i);
-		if (j + 1 < n && s[j + 1] == '$') {
-			buf_addc(&e->out, '$');
-			i = j + 2;
-			continue;
-		}
-		if (j + 1 == n || (s[j + 1] != '(' && s[j + 1] != '{') ||
-		    (end = ref_end(s, n, j + 1)) == n) {
-			buf_addc(&e->out, '$');
-			i = j + 1;
-			continue;
-		}
-		i = end + 1;
-		if (!is_name(s + j + 2, end - j - 2)) {
-			/* Shell code such as $(date +%s): not ours. */
-			buf_add(&e->out, s + j, i - j);
-			continue;
-		}
-		if (fixed == NULL) {
-			here.text = s;
-			here.off = j;
-			here.l = e->base;
-			e->failed = 0;
-		}
-		if (!expand_ref(e, s + j + 2, end - j - 2,
-		    fixed ? fixed : &here))
-			buf_add(&e->out, s + j, i - j);
+/* ---- rules ---- */
+
+/* Round n up to a multiple of the alignment of anything. */
+static size_t
+align(size_t n)
+{
+	return (n + 15) & ~(size_t)15;
+}
+
+struct rule *
+rule_new(struct plan *p, const struct pword *t, size_t nt,
+    const struct pword *pr, size_t np)
+{
+	struct rule *r;
+	size_t i, size, chars;
+	char *mem, *s;
+
+	for (chars = 0, i = 0; i < nt; i++)
+		chars += t[i].len + 1;
+	for (i = 0; i < np; i++)
+		chars += pr[i].len + 1;
+	size = align(sizeof(*r)) + align((nt + np) * sizeof(char *)) +
+	    align((nt + np) * sizeof(struct loc)) + chars;
+	mem = p != NULL ? arena_alloc(&p->mem, size) : xmalloc(size);
+	r = (struct rule *)mem;
+	memset(r, 0, sizeof(*r));
+	r->packed = p != NULL ? 2 : 1;
+	r->targets = (char **)(mem + align(sizeof(*r)));
+	r->prereqs = r->targets + nt;
+	r->tlocs = (struct loc *)(mem + align(sizeof(*r)) +
+	    align((nt + np) * sizeof(char *)));
+	r->plocs = r->tlocs + nt;
+	s = mem + align(sizeof(*r)) + align((nt + np) * sizeof(char *)) +
+	    align((nt + np) * sizeof(struct loc));
+	for (i = 0; i < nt; i++) {
+		memcpy(s, t[i].s, t[i].len);
+		s[t[i].len] = '\0';
+		r->targets[i] = s;
+		r->tlocs[i] = t[i].loc;
+		s += t[i].len + 1;
 	}
-}
-
-char *
-plan_expand(struct plan *p, const char *text, size_t n,
-    const struct loc *l)
-{
-	struct expand e;
-
-	memset(&e, 0, sizeof(e));
-	e.p = p;
-	e.base = l;
-	buf_grow(&e.out, n);
-	expand_text(&e, text, n, NULL);
-	return buf_detach(&e.out);
-}
-
-/* Expand a stored value, reporting any problem at l. */
-static char *
-expand_at(struct plan *p, const char *value, const struct loc *l)
-{
-	struct expand e;
-	struct where w;
-
-	memset(&e, 0, sizeof(e));
-	e.p = p;
-	w.text = NULL;
-	w.off = 0;
-	w.l = l;
-	expand_text(&e, value, strlen(value), &w);
-	return buf_detach(&e.out);
+	for (i = 0; i < np; i++) {
+		memcpy(s, pr[i].s, pr[i].len);
+		s[pr[i].len] = '\0';
+		r->prereqs[i] = s;
+		r->plocs[i] = pr[i].loc;
+		s += pr[i].len + 1;
+	}
+	r->ntargets = nt;
+	r->nprereqs = np;
+	if (nt > 0)
+		r->loc = t[0].loc;
+	return r;
 }
 
 /* Whether a target may be a default goal: make skips names starting
@@ -350,19 +319,41 @@ goal_ok(const char *name)
 	return name[0] != '.' || strchr(name, '/') != NULL;
 }
 
-void
+/* Append r to a growable array of rules. */
+static void
+push_rule(struct rule ***v, size_t *n, size_t *cap, struct rule *r)
+{
+	if (*n == *cap) {
+		*cap = *cap ? 2 * *cap : 16;
+		*v = xreallocarray(*v, *cap, sizeof(**v));
+	}
+	(*v)[(*n)++] = r;
+}
+
+int
 plan_add_rule(struct plan *p, struct rule *r)
 {
-	size_t i;
+	size_t i, npct;
 
-	if (p->nrules == p->rulescap) {
-		p->rulescap = p->rulescap ? 2 * p->rulescap : 16;
-		p->rules = xreallocarray(p->rules, p->rulescap,
-		    sizeof(*p->rules));
+	for (i = npct = 0; i < r->ntargets; i++)
+		if (strchr(r->targets[i], '%') != NULL)
+			npct++;
+	if (npct > 0 && npct < r->ntargets) {
+		for (i = 0; strchr(r->targets[i], '%') == NULL; i++)
+			continue;
+		diag_error(&r->tlocs[i], "a rule mixes pattern targets such "
+		    "as '%s' with plain ones", r->targets[i]);
+		rule_free(r);
+		return -1;
 	}
-	p->rules[p->nrules++] = r;
+	if (npct > 0) {
+		r->pattern = 1;
+		push_rule(&p->patterns, &p->npatterns, &p->patternscap, r);
+		return 0;
+	}
+	push_rule(&p->rules, &p->nrules, &p->rulescap, r);
 	if (p->ngoals > 0)
-		return;
+		return 0;
 	for (i = 0; i < r->ntargets; i++) {
 		if (!goal_ok(r->targets[i]))
 			continue;
@@ -371,12 +362,89 @@ plan_add_rule(struct plan *p, struct rule *r)
 			    sizeof(*p->goals));
 		p->goals[p->ngoals++] = xstrdup(r->targets[i]);
 	}
+	return 0;
 }
+
+int
+plan_match(const char *pattern, const char *name, const char **stem,
+    size_t *stemlen)
+{
+	const char *s;
+	size_t n;
+	int m;
+
+	m = expand_match(pattern, strlen(pattern), name, strlen(name), &s,
+	    &n);
+	if (m && strchr(pattern, '%') != NULL && n == 0)
+		m = 0;	/* make's '%' matches one byte or more */
+	if (stem != NULL)
+		*stem = s;
+	if (stemlen != NULL)
+		*stemlen = n;
+	return m;
+}
+
+/* Append to b the words of v (n of them) with '%' replaced by the
+ * stem, as pwords with their places. */
+static struct pword *
+replace_all(struct buf *b, char *const *v, const struct loc *locs,
+    size_t n, const char *stem, size_t stemlen)
+{
+	struct pword *w;
+	size_t i, *off;
+
+	w = xcalloc(n + 1, sizeof(*w));
+	off = xcalloc(n + 1, sizeof(*off));
+	for (i = 0; i < n; i++) {
+		off[i] = b->len;
+		expand_replace(b, v[i], strlen(v[i]), stem, stemlen);
+		w[i].len = b->len - off[i];
+		w[i].loc = locs[i];
+	}
+	for (i = 0; i < n; i++)
+		w[i].s = b->data + off[i];
+	free(off);
+	return w;
+}
+
+struct rule *
+plan_instantiate(struct plan *p, struct rule *pat, const char *stem,
+    size_t stemlen)
+{
+	struct buf tb = { 0 }, pb = { 0 };
+	struct pword *t, *pr;
+	struct rule *r;
+
+	buf_grow(&tb, 0);
+	buf_grow(&pb, 0);
+	t = replace_all(&tb, pat->targets, pat->tlocs, pat->ntargets, stem,
+	    stemlen);
+	pr = replace_all(&pb, pat->prereqs, pat->plocs, pat->nprereqs, stem,
+	    stemlen);
+	r = rule_new(p, t, pat->ntargets, pr, pat->nprereqs);
+	free(t);
+	free(pr);
+	buf_free(&tb);
+	buf_free(&pb);
+	r->loc = pat->loc;
+	r->prompt_loc = pat->prompt_loc;
+	r->stem = xstrndup(stem, stemlen);
+	r->from = pat;
+	if (pat->prompt != NULL)
+		r->prompt = plan_expand_rule(p, r, pat->prompt,
+		    strlen(pat->prompt), &pat->prompt_loc, 1);
+	pat->ninstances++;
+	push_rule(&p->instances, &p->ninstances, &p->instancescap, r);
+	return r;
+}
+
+/* ---- settings ---- */
 
 int
 plan_add_tset(struct plan *p, struct tset *ts)
 {
 	const char *guess;
+	struct smap *map;
 	char *key;
 
 	if (!plan_is_setting(ts->name)) {
@@ -395,9 +463,28 @@ plan_add_tset(struct plan *p, struct tset *ts)
 		    sizeof(*p->tsets));
 	}
 	p->tsets[p->ntsets++] = ts;
+	map = strchr(ts->target, '%') != NULL ? &p->ptsetmap : &p->tsetmap;
 	xasprintf(&key, "%s\t%s", ts->name, ts->target);
-	smap_put(&p->tsetmap, key, ts);
+	ts->prev = smap_put(map, key, ts);
 	free(key);
+	if (map == &p->tsetmap) {
+		smap_put(&p->tsettargets, ts->target, ts);
+		return 0;
+	}
+	if (ts->prev == NULL) {
+		if (p->nptsets == p->ptsetscap) {
+			p->ptsetscap = p->ptsetscap ? 2 * p->ptsetscap : 8;
+			p->ptsets = xreallocarray(p->ptsets, p->ptsetscap,
+			    sizeof(*p->ptsets));
+		}
+		p->ptsets[p->nptsets++] = ts;
+	} else {
+		size_t i;
+
+		for (i = 0; i < p->nptsets; i++)
+			if (p->ptsets[i] == ts->prev)
+				p->ptsets[i] = ts;
+	}
 	return 0;
 }
 
@@ -483,37 +570,203 @@ plan_setting_suggest(const char *name)
 	return best;
 }
 
-char *
-plan_setting(struct plan *p, const char *target, const char *name,
+/* The global value of name for r's task, or NULL. */
+static char *
+global_setting(struct plan *p, const struct rule *r, const char *name,
     struct loc *where)
 {
-	struct tset *ts;
 	struct var *v;
-	char *key;
 
-	v = smap_get(&p->vars, name);
-	if (v != NULL && v->origin == VAR_CMDLINE) {
-		if (where != NULL)
-			memset(where, 0, sizeof(*where));
-		return v->simple ? xstrdup(v->value) :
-		    expand_at(p, v->value, NULL);
-	}
-	if (target != NULL) {
-		xasprintf(&key, "%s\t%s", name, target);
-		ts = smap_get(&p->tsetmap, key);
-		free(key);
-		if (ts != NULL) {
-			if (where != NULL)
-				*where = ts->loc;
-			return expand_at(p, ts->value, &ts->loc);
-		}
-	}
-	if (v == NULL)
+	if ((v = smap_get(&p->vars, name)) == NULL)
 		return NULL;
 	if (where != NULL)
 		*where = v->loc;
 	return v->simple ? xstrdup(v->value) :
-	    expand_at(p, v->value, &v->loc);
+	    expand_stored(p, r, v->value, &v->loc);
+}
+
+/* The pattern setting of name whose pattern matches target with the
+ * shortest stem (the later one of equal stems), or NULL. */
+static struct tset *
+pattern_tset(struct plan *p, const char *target, const char *name)
+{
+	struct tset *best = NULL, *ts;
+	size_t i, n, bestn = SIZE_MAX;
+
+	for (i = 0; i < p->nptsets; i++) {
+		ts = p->ptsets[i];
+		if (strcmp(ts->name, name) != 0 ||
+		    !plan_match(ts->target, target, NULL, &n))
+			continue;
+		if (n <= bestn) {
+			best = ts;
+			bestn = n;
+		}
+	}
+	return best;
+}
+
+static char	*tset_value(struct plan *p, const struct rule *r,
+		    const char *target, struct tset *ts, struct loc *where);
+
+/* The value ts builds on: the setting before it for its target, the
+ * pattern one below an exact one, else the global one. */
+static char *
+below(struct plan *p, const struct rule *r, const char *target,
+    struct tset *ts, struct loc *where)
+{
+	struct tset *next;
+
+	if ((next = ts->prev) == NULL && strchr(ts->target, '%') == NULL)
+		next = pattern_tset(p, target, ts->name);
+	if (next != NULL)
+		return tset_value(p, r, target, next, where);
+	return global_setting(p, r, ts->name, where);
+}
+
+/* The value of setting ts for target of r's task, by its operator. */
+static char *
+tset_value(struct plan *p, const struct rule *r, const char *target,
+    struct tset *ts, struct loc *where)
+{
+	struct loc l;
+	char *base, *own, *v;
+
+	if (ts->op == ASSIGN_COND || ts->op == ASSIGN_APPEND) {
+		base = below(p, r, target, ts, &l);
+		if (base != NULL && ts->op == ASSIGN_COND) {
+			if (where != NULL)
+				*where = l;
+			return base;
+		}
+		own = expand_stored(p, r, ts->value, &ts->loc);
+		if (where != NULL)
+			*where = ts->loc;
+		if (base == NULL)
+			return own;
+		xasprintf(&v, "%s%s%s", base, *base && *own ? " " : "", own);
+		free(base);
+		free(own);
+		return v;
+	}
+	if (where != NULL)
+		*where = ts->loc;
+	if (ts->op == ASSIGN_SIMPLE)
+		return xstrdup(ts->value);
+	return expand_stored(p, r, ts->value, &ts->loc);
+}
+
+/* The setting of target itself (exact or by pattern), or NULL. */
+static struct tset *
+own_tset(struct plan *p, const char *target, const char *name)
+{
+	struct tset *ts;
+	char *key;
+
+	if (p->ntsets == 0)
+		return NULL;
+	if (p->tsetmap.len > 0) {
+		xasprintf(&key, "%s\t%s", name, target);
+		ts = smap_get(&p->tsetmap, key);
+		free(key);
+		if (ts != NULL)
+			return ts;
+	}
+	return p->nptsets > 0 ? pattern_tset(p, target, name) : NULL;
+}
+
+/* A command-line value of name, or NULL. */
+static char *
+cmdline_setting(struct plan *p, const struct rule *r, const char *name,
+    struct loc *where)
+{
+	struct var *v;
+
+	v = smap_get(&p->vars, name);
+	if (v == NULL || v->origin != VAR_CMDLINE)
+		return NULL;
+	if (where != NULL)
+		memset(where, 0, sizeof(*where));
+	return v->simple ? xstrdup(v->value) :
+	    expand_stored(p, r, v->value, NULL);
+}
+
+char *
+plan_rule_setting(struct plan *p, const struct rule *r, const char *name,
+    struct loc *where)
+{
+	struct tset *ts;
+	char *v;
+	size_t i;
+
+	if ((v = cmdline_setting(p, r, name, where)) != NULL)
+		return v;
+	for (i = 0; r != NULL && i < r->ntargets; i++)
+		if ((ts = own_tset(p, r->targets[i], name)) != NULL)
+			return tset_value(p, r, r->targets[i], ts, where);
+	return global_setting(p, r, name, where);
+}
+
+/* The rule making target, or NULL; the map is brought up to date with
+ * the rules and instances added since it was last used. */
+static const struct rule *
+rule_of(struct plan *p, const char *target)
+{
+	struct rule *r;
+	size_t i, k;
+
+	while (p->nbytarget < p->nrules + p->ninstances) {
+		k = p->nbytarget++;
+		r = k < p->nrules ? p->rules[k] : p->instances[k - p->nrules];
+		for (i = 0; i < r->ntargets; i++)
+			if (smap_get(&p->bytarget, r->targets[i]) == NULL)
+				smap_put(&p->bytarget, r->targets[i], r);
+	}
+	return smap_get(&p->bytarget, target);
+}
+
+char *
+plan_setting(struct plan *p, const char *target, const char *name,
+    struct loc *where)
+{
+	const struct rule *r;
+	struct tset *ts;
+	char *v;
+
+	r = target != NULL ? rule_of(p, target) : NULL;
+	if ((v = cmdline_setting(p, r, name, where)) != NULL)
+		return v;
+	if (target != NULL && (ts = own_tset(p, target, name)) != NULL)
+		return tset_value(p, r, target, ts, where);
+	return global_setting(p, r, name, where);
+}
+
+int
+plan_rule_settings_shared(struct plan *p, const struct rule *r)
+{
+	struct var *v;
+	size_t i, k;
+
+	if (p->shared == 0) {
+		p->shared = 1;
+		for (i = 0; i < p->vars.cap; i++)
+			if (p->vars.keys[i] != NULL &&
+			    (v = p->vars.vals[i]) != NULL && !v->simple &&
+			    plan_is_setting(v->name) &&
+			    strchr(v->value, '$') != NULL)
+				p->shared = 2;
+	}
+	if (p->shared == 2)
+		return 0;
+	for (i = 0; i < r->ntargets && p->ntsets > 0; i++) {
+		if (smap_get(&p->tsettargets, r->targets[i]) != NULL)
+			return 0;
+		for (k = 0; k < p->nptsets; k++)
+			if (plan_match(p->ptsets[k]->target, r->targets[i],
+			    NULL, NULL))
+				return 0;
+	}
+	return 1;
 }
 
 /* Whether path ends in suffix. */

@@ -52,11 +52,20 @@ report_tier(struct report *r, const char *tier, const char *model)
 	struct report_tier *rt;
 	size_t i;
 
+	int c = 1;
+
+	/* Kept sorted by name, so the summary reads the same whichever
+	 * tier answered first. */
 	for (i = 0; i < r->ntiers; i++)
-		if (strcmp(r->tiers[i].tier, tier) == 0)
-			return &r->tiers[i];
+		if ((c = strcmp(r->tiers[i].tier, tier)) >= 0)
+			break;
+	if (i < r->ntiers && c == 0)
+		return &r->tiers[i];
 	r->tiers = xreallocarray(r->tiers, r->ntiers + 1, sizeof(*r->tiers));
-	rt = &r->tiers[r->ntiers++];
+	memmove(&r->tiers[i + 1], &r->tiers[i], (r->ntiers - i) *
+	    sizeof(*r->tiers));
+	r->ntiers++;
+	rt = &r->tiers[i];
 	memset(rt, 0, sizeof(*rt));
 	rt->tier = xstrdup(tier);
 	rt->model = xstrdup(model);

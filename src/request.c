@@ -47,20 +47,13 @@ static const struct {
 static int	spec_context(struct spec *, struct plan *, const struct task *,
 		    char **);
 
-/* The value of setting name for t: the first of its targets that has
- * one.  The caller frees the result. */
+/* The value of setting name for t: see plan_rule_setting().  The
+ * caller frees the result. */
 static char *
 task_setting(struct plan *p, const struct task *t, const char *name,
     struct loc *where)
 {
-	char *v;
-	size_t i;
-
-	for (i = 0; i < t->rule->ntargets; i++)
-		if ((v = plan_setting(p, t->rule->targets[i], name,
-		    where)) != NULL)
-			return v;
-	return NULL;
+	return plan_rule_setting(p, t->rule, name, where);
 }
 
 /* "Planfile:3:1: " or "command line: " for an error about a setting. */

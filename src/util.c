@@ -1,5 +1,6 @@
 #include "util.h"
 
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -105,7 +106,7 @@ buf_grow(struct buf *b, size_t extra)
 	while (b->cap < need)
 		b->cap *= 2;
 	b->data = xreallocarray(b->data, b->cap, 1);
-	b->data[b->len] = '\0';
+	b->data[b->len] = '\0';	/* the promise of struct buf */
 }
 
 void
@@ -468,9 +469,19 @@ utf8_valid(const char *s, size_t n, size_t *bad)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i, k, need;
+	uint64_t w;
 	uint32_t cp;
 
 	for (i = 0; i < n; i += need + 1) {
+		/* ASCII eight bytes at a time: a plan is mostly ASCII. */
+		while (i + 8 <= n) {
+			memcpy(&w, u + i, 8);
+			if (w & 0x8080808080808080ULL)
+				break;
+			i += 8;
+		}
+		if (i == n)
+			break;
 		if (u[i] < 0x80) {
 			need = 0;
 			continue;
@@ -509,4 +520,51 @@ now_mono(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The size of an arena's chunks: one huge page on x86-64 and arm64. */
+#define ARENA_CHUNK	(2 * 1024 * 1024)
+
+void *
+arena_alloc(struct arena *a, size_t n)
+{
+	size_t size;
+	void *p;
+
+	n = (n + 15) & ~(size_t)15;
+	if ((size_t)(a->end - a->cur) < n) {
+		/* Chunks grow from 64 kB to a huge page: small plans stay
+		 * small. */
+		size = a->nchunks < 5 ? (size_t)65536 << a->nchunks :
+		    ARENA_CHUNK;
+		if (n > size / 4)
+			size = n;
+		if (posix_memalign(&p, size == ARENA_CHUNK ? ARENA_CHUNK :
+		    16, size) != 0)
+			fatal("out of memory");
+#ifdef MADV_HUGEPAGE
+		if (size == ARENA_CHUNK)
+			(void)madvise(p, size, MADV_HUGEPAGE);
+#endif
+		a->chunks = xreallocarray(a->chunks, a->nchunks + 1,
+		    sizeof(*a->chunks));
+		a->chunks[a->nchunks++] = p;
+		a->cur = p;
+		a->end = a->cur + size;
+	}
+	p = a->cur;
+	a->cur += n;
+	memset(p, 0, n);
+	return p;
+}
+
+void
+arena_free(struct arena *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->nchunks; i++)
+		free(a->chunks[i]);
+	free(a->chunks);
+	memset(a, 0, sizeof(*a));
 }

@@ -690,7 +690,7 @@ literal_line(struct yamlplan *y, const yaml_node_t *n, size_t k,
  * text is a literal block as written. */
 static char *
 expand_prompt(struct yamlplan *y, const yaml_node_t *n, size_t first,
-    const char *t, size_t len)
+    const struct rule *r, const char *t, size_t len)
 {
 	const char *s, *e, *end;
 	struct buf b = { 0 };
@@ -702,7 +702,7 @@ expand_prompt(struct yamlplan *y, const yaml_node_t *n, size_t first,
 		return xstrndup(t, len);
 	if (n->data.scalar.style != YAML_LITERAL_SCALAR_STYLE) {
 		scalar_place(y, n, &l);
-		return plan_expand(y->p, t, len, &l);
+		return plan_expand_rule(y->p, r, t, len, &l, 0);
 	}
 	node_loc(y, n, &base);
 	end = t + len;
@@ -712,7 +712,8 @@ expand_prompt(struct yamlplan *y, const yaml_node_t *n, size_t first,
 		if (memchr(s, '$', (size_t)(e - s)) != NULL) {
 			if (literal_line(y, n, k, s, (size_t)(e - s), &l) == -1)
 				l = base;
-			x = plan_expand(y->p, s, (size_t)(e - s), &l);
+			x = plan_expand_rule(y->p, r, s, (size_t)(e - s), &l,
+			    0);
 			buf_addstr(&b, x);
 			free(x);
 		} else
@@ -724,12 +725,14 @@ expand_prompt(struct yamlplan *y, const yaml_node_t *n, size_t first,
 	return buf_detach(&b);
 }
 
-/* The prompt of a task, expanded, blank lines at either end dropped as
- * in a Planfile (so a block scalar's final line break goes too).  NULL
- * when there is none; *err is set after an error. */
+/* The prompt of a task as written, blank lines at either end dropped
+ * as in a Planfile (so a block scalar's final line break goes too); it
+ * is expanded once its rule is known (see task_rule()), and in *first
+ * is the line of the scalar it starts on.  NULL when there is none;
+ * *err is set after an error. */
 static char *
 task_prompt(struct yamlplan *y, yaml_node_t *n, struct loc *where,
-    int *err)
+    size_t *firstp, int *err)
 {
 	const char *v, *eol;
 	size_t b, e, first, ls;
@@ -763,7 +766,8 @@ task_prompt(struct yamlplan *y, yaml_node_t *n, struct loc *where,
 		literal_line(y, n, first, v + b, eol ? (size_t)(eol - v) - b :
 		    e - b, where);
 	}
-	return expand_prompt(y, n, first, v + b, e - b);
+	*firstp = first;
+	return xstrndup(v + b, e - b);
 }
 
 /* Whether scalar n is true; *err is set when it is no boolean. */
@@ -823,8 +827,10 @@ struct taskparts {
 	yaml_node_t	*targets;	/* the value of 'targets' */
 	struct words	 t;
 	struct words	 pre;
-	char		*prompt;	/* owned; NULL: none */
+	char		*prompt;	/* owned, as written; NULL: none */
 	struct loc	 prompt_loc;
+	yaml_node_t	*pnode;		/* the value of 'prompt' */
+	size_t		 pfirst;	/* its line the prompt starts on */
 	int		 phony;
 	struct tvalue	*sets;		/* owned */
 	size_t		 nsets;
@@ -847,9 +853,11 @@ task_pair(struct yamlplan *y, struct taskparts *tp, const char *name,
 	} else if (strcmp(name, "deps") == 0) {
 		if (names(y, v, "'deps'", &tp->pre) == -1)
 			tp->err = 1;
-	} else if (strcmp(name, "prompt") == 0)
-		tp->prompt = task_prompt(y, v, &tp->prompt_loc, &tp->err);
-	else if (strcmp(name, "phony") == 0)
+	} else if (strcmp(name, "prompt") == 0) {
+		tp->pnode = v;
+		tp->prompt = task_prompt(y, v, &tp->prompt_loc, &tp->pfirst,
+		    &tp->err);
+	} else if (strcmp(name, "phony") == 0)
 		tp->phony = boolean(y, v, "'phony'", &tp->err);
 	else if (plan_is_setting(name)) {
 		if ((val = value(y, v, "a setting's value",
@@ -909,6 +917,20 @@ task_rule(struct yamlplan *y, struct taskparts *tp)
 	r->prompt = tp->prompt;
 	r->prompt_loc = tp->prompt_loc;
 	r->loc = tp->t.locs[0];
+	/* Every variable is known by now: an explicit rule's prompt is
+	 * expanded for its task ($@, $<, $^); a pattern's is kept as
+	 * written, for each instance to expand with its stem. */
+	for (i = 0; i < r->ntargets && strchr(r->targets[i], '%') == NULL;
+	    i++)
+		continue;
+	if (r->prompt != NULL && i == r->ntargets &&
+	    strchr(r->prompt, '$') != NULL) {
+		char *x = expand_prompt(y, tp->pnode, tp->pfirst, r,
+		    r->prompt, strlen(r->prompt));
+
+		free(r->prompt);
+		r->prompt = x;
+	}
 	plan_add_rule(y->p, r);
 	memset(&tp->t, 0, sizeof(tp->t));
 	memset(&tp->pre, 0, sizeof(tp->pre));

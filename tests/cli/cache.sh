@@ -91,6 +91,6 @@ sed -i 's/^context = SMALL.md/context = MISSING.md/' "$T/w/Planfile"
 pm -k
 check "a missing context file is a plan error" test $? -eq 2
 check "a missing context file is named with its setting" \
-    grep -q "Planfile:1:1: error: cannot .*MISSING.md" "$T/err"
+    grep -q "Planfile:1:1: error: .*the context file 'MISSING.md'" "$T/err"
 check "a missing context file asks nothing" test "$(requests)" -eq 0
 finish

@@ -60,7 +60,7 @@ both = $(WHO) and ${HASH}
 OUT = out.txt
 $(OUT): SPEC.md
 >For $(WHO), ${both}, $(LATE).
->Shell: $$HOME and ${HOME} and $(PATH_UNSET), $(date +%s), $1, 5$ and $
+>Shell: $$HOME and ${HOME} and $(PATH_UNSET), $$(date +%s), $1, 5$ and $
 >
 ># A heading, not a comment
 >
@@ -236,7 +236,7 @@ Planfile:1:6: error: no rule makes 'x', which is .PHONY
 EOF
 
 # --- syntax errors: the place of each, in bytes from 1.
-printf '%s\n' 'A = 1' '   stray = 1' 'foo bar' 'x := y' 'B += 2' \
+printf '%s\n' 'A = 1' '   stray = 1' 'foo bar' 'x != y' 'export B' \
     'out: max_token = 3' 'out: = 3' ': a' 'y:: z' 'ok: SPEC.md' \
     'ok: tier=cheap' >"$T/w/Planfile"
 run
@@ -244,22 +244,22 @@ status "syntax: exit 2" 2
 same "syntax: every error, each at its column" "$T/err" <<'EOF'
 Planfile:2:4: error: prompt line outside a rule
 Planfile:3:1: error: expected a rule or an assignment
-Planfile:4:3: error: ':=' assignments are not supported yet
-Planfile:5:3: error: '+=' assignments are not supported yet
+Planfile:4:3: error: '!=' assignments run the shell; planmake runs no commands
+Planfile:5:1: error: 'export' is not supported in a plan
 Planfile:6:6: error: unknown setting 'max_token'; did you mean 'max_tokens'?
 Planfile:7:6: error: expected a setting name before '='
 Planfile:8:1: error: expected a target before ':'
-Planfile:9:2: error: double-colon rules are not supported yet
+Planfile:9:2: error: double-colon rules are not supported
 8 errors
 EOF
 check "syntax: nothing asked" test "$(requests)" -eq 0
 
 # A byte order mark, CR LF and continued lines keep physical columns.
-printf '\xef\xbb\xbfx := 1\r\n' >"$T/w/Planfile"
+printf '\xef\xbb\xbfx != 1\r\n' >"$T/w/Planfile"
 run -t check
 same "places: columns on line 1 start after a byte order mark" \
     "$T/err" <<'EOF'
-Planfile:1:3: error: ':=' assignments are not supported yet
+Planfile:1:3: error: '!=' assignments run the shell; planmake runs no commands
 1 error
 EOF
 printf 'all: SPEC.md \\\r\n     gone.md\r\n\tuse $(Q)\r\n' >"$T/w/Planfile"

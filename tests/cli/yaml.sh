@@ -143,4 +143,25 @@ check "the schema rejects a misspelled key, no targets, a nested list" test "$ba
 check "the schema accepts tier.NAME, numbers, phony" validate "$T/good.yaml"
 (cd "$T" && "$PLANMAKE" -f good.yaml -t check) >"$T/out" 2>"$T/err"
 check "the loader accepts what the schema accepts" test $? -eq 0
+
+# Automatic variables in a task's prompt, and a pattern task's stem.
+mkdir -p "$T/auto/spec"
+echo s >"$T/auto/spec.md"
+echo x >"$T/auto/spec/x.md"
+cat >"$T/auto/plan.yaml" <<'YML'
+tasks:
+  - targets: a.md
+    deps: spec.md
+    prompt: Write $@ from $<.
+  - targets: "src/%.c"
+    deps: "spec/%.md"
+    prompt: Make $@ from $^ ($*).
+YML
+(cd "$T/auto" && "$PLANMAKE" -t prompt a.md) >"$T/out" 2>"$T/err"
+check "yaml: \$@ and \$< in a prompt" grep -qx 'Write a.md from spec.md.' "$T/out"
+check "yaml: ... without a warning" test ! -s "$T/err"
+(cd "$T/auto" && "$PLANMAKE" -t prompt src/x.c) >"$T/out" 2>"$T/err"
+check "yaml: a pattern task's \$@, \$^ and \$*" \
+    grep -qx 'Make src/x.c from spec/x.md (x).' "$T/out"
+check "yaml: ... without a warning" test ! -s "$T/err"
 finish

@@ -144,11 +144,33 @@ test_report_prices(void **state)
 	report_free(&r);
 }
 
+/* Tiers are listed by name, whichever answered first. */
+static void
+test_report_tier_order(void **state)
+{
+	struct usage u = { 10, 10, 0, 0 };
+	struct report r;
+
+	(void)state;
+	report_init(&r, "claude-sonnet-4-5");
+	report_add(&r, "strong", "claude-sonnet-4-5", &u, 0, 0);
+	report_add(&r, "local", "llama3.2", &u, 0, 0);
+	report_add(&r, "cheap", "claude-haiku-4-5", &u, 0, 0);
+	report_add(&r, "strong", "claude-sonnet-4-5", &u, 0, 0);
+	assert_int_equal(r.ntiers, 3);
+	assert_string_equal(r.tiers[0].tier, "cheap");
+	assert_string_equal(r.tiers[1].tier, "local");
+	assert_string_equal(r.tiers[2].tier, "strong");
+	assert_int_equal(r.tiers[2].requests, 2);
+	report_free(&r);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_worst_case),
+		cmocka_unit_test(test_report_tier_order),
 		cmocka_unit_test(test_admit_and_settle),
 		cmocka_unit_test(test_warm_gate),
 		cmocka_unit_test(test_report_prices),

@@ -490,7 +490,8 @@ test_self_reference(void **state)
 {
 	(void)state;
 	fails_with("vars: {A: x $(A)}\ntasks:\n  - targets: $(A)\n",
-	    "plan.yaml:3:14: error: variable 'A' refers to itself\n");
+	    "plan.yaml:3:14: error: variable 'A' refers to itself\n"
+	    "plan.yaml:1:8: note: 'A' is assigned here\n");
 }
 
 /* plan_load() reads a .yaml or .yml file with this loader. */
