@@ -4,6 +4,8 @@
 #ifndef PM_SCHED_H
 #define PM_SCHED_H
 
+#include <stddef.h>
+
 struct dag;
 struct plan;
 
@@ -16,6 +18,10 @@ struct sched_opts {
 	int		 offline;	/* a cache miss is an error */
 	int		 refresh;	/* ignore the cache, replace entries */
 	int		 attempts;	/* tries per request */
+	int		 nowait;	/* --no-wait: fail if another writes */
+	int		 explain;	/* -t explain: say why, with -n */
+	char *const	*force;		/* --force=TARGET: may overwrite */
+	size_t		  nforce;
 	const char	*lockfile;	/* planmake.lock */
 	const char	*statedir;	/* .planmake */
 };

@@ -14,6 +14,7 @@
 #include "plan.h"
 #include "request.h"
 #include "sched.h"
+#include "tools.h"
 #include "util.h"
 
 #define PLANMAKE_VERSION "0.1.0"
@@ -24,9 +25,11 @@ usage(FILE *f)
 	fputs("usage: planmake [-f PLANFILE] [-C DIR] [-j N] [-k] [-n] [-q] "
 	    "[-s] [-B] [-v]\n"
 	    "                [-d CATEGORIES] [--offline] [--refresh] "
-	    "[NAME=value...] [TARGET...]\n"
-	    "       planmake -t TOOL [ARGS]   (check, list, graph, prompt)\n",
-	    f);
+	    "[--no-wait]\n"
+	    "                [--force=TARGET] [NAME=value...] [TARGET...]\n"
+	    "       planmake [options] -t TOOL [ARGS]   (check, list, graph, "
+	    "prompt,\n"
+	    "                explain, cache, clean)\n", f);
 }
 
 /* Find the plan file: -f, else Planfile, else plan.yaml. */
@@ -155,11 +158,43 @@ tool_prompt(struct plan *p, struct dag *d, int argc, char **argv)
 	return 0;
 }
 
+/* -t explain TARGET...: why the tasks making them are stale. */
+static int
+tool_explain(struct plan *p, struct dag *d, struct sched_opts *o, int argc,
+    char **argv)
+{
+	char *err = NULL;
+	int rc;
+
+	if (argc == 0) {
+		log_error("-t explain takes one or more targets");
+		return 2;
+	}
+	if (dag_select(d, p, argv, (size_t)argc, &err) == -1) {
+		log_error("%s", err);
+		free(err);
+		return 2;
+	}
+	o->dry_run = 1;
+	o->explain = 1;
+	rc = sched_run(p, d, o);
+	return rc == 1 ? 0 : rc;
+}
+
 /* Run -t TOOL. */
 static int
 run_tool(const char *tool, struct plan *p, struct dag *d, int argc,
-    char **argv)
+    char **argv, struct sched_opts *o)
 {
+	struct tool_opts to = { o->statedir, o->lockfile, o->nforce == 0 &&
+	    o->force != NULL, o->nowait };
+
+	if (strcmp(tool, "explain") == 0)
+		return tool_explain(p, d, o, argc, argv);
+	if (strcmp(tool, "cache") == 0)
+		return tool_cache(p, d, &to, argc, argv);
+	if (strcmp(tool, "clean") == 0)
+		return tool_clean(d, &to, argc, argv);
 	if (strcmp(tool, "check") == 0)
 		return 0;
 	if (strcmp(tool, "list") == 0)
@@ -168,17 +203,20 @@ run_tool(const char *tool, struct plan *p, struct dag *d, int argc,
 		return tool_graph(d);
 	if (strcmp(tool, "prompt") == 0)
 		return tool_prompt(p, d, argc, argv);
-	log_error("unknown tool '%s' (known: check, list, graph, prompt)",
-	    tool);
+	log_error("unknown tool '%s' (known: check, list, graph, prompt, "
+	    "explain, cache, clean)", tool);
 	return 2;
 }
 
 int
 main(int argc, char **argv)
 {
-	enum { OPT_OFFLINE = 256, OPT_REFRESH, OPT_VERSION, OPT_HELP };
+	enum { OPT_OFFLINE = 256, OPT_REFRESH, OPT_VERSION, OPT_HELP,
+	    OPT_NOWAIT, OPT_FORCE };
 	static const struct option longopts[] = {
 		{ "offline", no_argument, NULL, OPT_OFFLINE },
+		{ "no-wait", no_argument, NULL, OPT_NOWAIT },
+		{ "force", optional_argument, NULL, OPT_FORCE },
 		{ "refresh", no_argument, NULL, OPT_REFRESH },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "help", no_argument, NULL, OPT_HELP },
@@ -187,6 +225,8 @@ main(int argc, char **argv)
 	struct sched_opts o = { .jobs = 4, .attempts = 3 };
 	const char *planfile = NULL, *dir = NULL, *tool = NULL, *path;
 	char **goals, *err = NULL, *end, *pdir, *lockfile, *statedir;
+	char **force;
+	static char *force_all[] = { NULL };
 	struct plan *p;
 	struct dag *d;
 	size_t ngoals = 0;
@@ -194,8 +234,13 @@ main(int argc, char **argv)
 	long n;
 
 	p = plan_new();
-	while ((c = getopt_long(argc, argv, "+f:C:j:knqsBvd:t:h", longopts,
-	    NULL)) != -1) {
+	force = xcalloc((size_t)argc + 1, sizeof(*force));
+	goals = NULL;
+	d = NULL;
+	pdir = lockfile = statedir = NULL;
+	/* Everything after -t TOOL is the tool's, as in ninja. */
+	while (tool == NULL && (c = getopt_long(argc, argv,
+	    "+f:C:j:knqsBvd:t:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f': planfile = optarg; break;
 		case 'C': dir = optarg; break;
@@ -205,8 +250,8 @@ main(int argc, char **argv)
 			    n > 10000) {
 				log_error("-j wants a number from 1 to 10000, "
 				    "not '%s'", optarg);
-				plan_free(p);
-				return 2;
+				rc = 2;
+				goto out;
 			}
 			o.jobs = (int)n;
 			break;
@@ -220,31 +265,44 @@ main(int argc, char **argv)
 			if ((rc = log_parse_debug(optarg, &err)) == -1) {
 				log_error("%s", err);
 				free(err);
-				plan_free(p);
-				return 2;
+				rc = 2;
+				goto out;
 			}
 			log_debug_mask |= rc;
 			break;
 		case 't': tool = optarg; break;
 		case OPT_OFFLINE: o.offline = 1; break;
 		case OPT_REFRESH: o.refresh = 1; break;
+		case OPT_NOWAIT: o.nowait = 1; break;
+		case OPT_FORCE:
+			/* --force alone: for -t clean, edited files too. */
+			if (optarg == NULL || *optarg == '\0') {
+				if (o.force == NULL)
+					o.force = force_all;
+				break;
+			}
+			force[o.nforce++] = dag_normpath(optarg);
+			o.force = force;
+			break;
 		case OPT_VERSION:
 			puts("planmake " PLANMAKE_VERSION);
-			return 0;
+			rc = 0;
+			goto out;
 		case 'h':
 		case OPT_HELP:
 			usage(stdout);
-			return 0;
+			rc = 0;
+			goto out;
 		default:
 			usage(stderr);
-			plan_free(p);
-			return 2;
+			rc = 2;
+			goto out;
 		}
 	}
 	if (dir != NULL && chdir(dir) == -1) {
 		log_error("cannot enter %s: %s", dir, strerror(errno));
-		plan_free(p);
-		return 2;
+		rc = 2;
+		goto out;
 	}
 
 	/* The rest: assignments anywhere, targets otherwise (or a tool's
@@ -254,7 +312,6 @@ main(int argc, char **argv)
 		if (plan_cmdline_var(p, argv[i]) == -1)
 			goals[ngoals++] = argv[i];
 
-	d = NULL;
 	if ((path = find_plan(planfile)) == NULL) {
 		log_error("no Planfile or plan.yaml here (use -f FILE)");
 		rc = 2;
@@ -267,8 +324,13 @@ main(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
+	pdir = path_dirname(path);
+	lockfile = path_join(pdir, "planmake.lock");
+	statedir = path_join(pdir, ".planmake");
+	o.lockfile = lockfile;
+	o.statedir = statedir;
 	if (tool != NULL) {
-		rc = run_tool(tool, p, d, (int)ngoals, goals);
+		rc = run_tool(tool, p, d, (int)ngoals, goals, &o);
 		goto out;
 	}
 	if (dag_select(d, p, goals, ngoals, &err) == -1) {
@@ -277,16 +339,14 @@ main(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
-	pdir = path_dirname(path);
-	lockfile = path_join(pdir, "planmake.lock");
-	statedir = path_join(pdir, ".planmake");
-	o.lockfile = lockfile;
-	o.statedir = statedir;
 	rc = sched_run(p, d, &o);
+out:
 	free(pdir);
 	free(lockfile);
 	free(statedir);
-out:
+	for (i = 0; i < (int)o.nforce; i++)
+		free(force[i]);
+	free(force);
 	dag_free(d);
 	plan_free(p);
 	free(goals);
