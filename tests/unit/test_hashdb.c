@@ -214,8 +214,9 @@ test_damaged_file_is_refused(void **state)
 }
 
 /* A large store loads fast: 100,000 records, written here in the
- * documented layout, in well under 100 ms (200 ms allowed under the
- * sanitizers; the optimised build is measured by make bench). */
+ * documented layout.  The optimised build takes well under 100 ms
+ * (make bench measures it); under the sanitizers, on a shared machine,
+ * a second is allowed, which still catches anything quadratic. */
 static void
 test_large_store_loads_fast(void **state)
 {
@@ -267,7 +268,7 @@ test_large_store_loads_fast(void **state)
 	assert_int_equal(hashdb_count(db), 100000);
 	print_message("# 100,000 records loaded in %.1f ms\n",
 	    (t1 - t0) * 1000);
-	assert_true(t1 - t0 < 0.2);
+	assert_true(t1 - t0 < 1.0);
 	/* A record whose file is not there is no hit. */
 	assert_int_equal(hashdb_hash(db, "src/dir5/file5.c", h, &err), 0);
 	hashdb_free(db);
