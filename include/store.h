@@ -36,9 +36,15 @@ struct store	*store_open(const struct store_opts *o, struct lock *l,
 int		 store_hash(struct store *st, const char *path, char out[65],
 		    char **errp);
 
-/* t's targets have just been written, each with its node's hash, by
- * the request of s: remember their hashes, journal them, keep the
- * manifest.  Failures are warnings. */
+/* t's targets are about to be written, each with its node's hash, by
+ * the request of s: journal them.  A record whose files did not change
+ * (the run died first) is not replayed.  Failures are warnings. */
+void		 store_writing(struct store *st, const struct task *t,
+		    const struct spec *s);
+
+/* t's targets have just been written (after store_writing()): remember
+ * their hashes, so they are not read back, and keep the manifest of
+ * the request.  Failures are warnings. */
 void		 store_written(struct store *st, const struct task *t,
 		    const struct spec *s);
 

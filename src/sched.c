@@ -633,16 +633,20 @@ task_apply(struct sched *s, struct task *t, const char *answer, size_t n,
 	}
 	if (e != NULL)
 		sched_cache_put(s, e);
+	/* The journal hears of the targets before they change, so that
+	 * after a kill at any moment each holds what the lock or the
+	 * journal says. */
+	for (i = 0; i < t->nouts; i++) {
+		sha256_hex(files[i].data, files[i].len, t->outs[i]->hash);
+		t->outs[i]->hashed = 1;
+	}
+	store_writing(s->store, t, &r->spec);
 	for (i = 0; i < t->nouts && rc == 0; i++) {
 		rc = file_write_atomic(t->outs[i]->path, files[i].data,
 		    files[i].len, 0, errp);
-		if (rc == 0) {
-			sha256_hex(files[i].data, files[i].len,
-			    t->outs[i]->hash);
-			t->outs[i]->hashed = 1;
+		if (rc == 0)
 			lock_set(&s->lock, t->outs[i]->path, r->spec.key,
 			    t->outs[i]->hash);
-		}
 	}
 	if (rc == 0)
 		store_written(s->store, t, &r->spec);

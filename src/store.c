@@ -36,6 +36,7 @@ struct replay {
 	struct lock	*lock;
 	struct store	*st;
 	size_t		 unknown;	/* records of an unknown kind */
+	size_t		 unwritten;	/* targets announced, not written */
 };
 
 static int
@@ -70,8 +71,18 @@ on_record(char **f, size_t n, void *arg)
 			if (f[i][0] == '\0' || !is_hex64(f[i + 1]) ||
 			    !is_hex64(f[i + 2]))
 				goto unknown;
-		for (i = 1; i < n; i += 3)
-			lock_set(rp->lock, f[i], f[i + 1], f[i + 2]);
+		/* Only the targets that were written: each holds the hash
+		 * the record announced. */
+		for (i = 1; i < n; i += 3) {
+			char have[65], *err = NULL;
+
+			if (hashdb_hash(rp->st->hdb, f[i], have, &err) == 1 &&
+			    strcmp(have, f[i + 2]) == 0)
+				lock_set(rp->lock, f[i], f[i + 1], f[i + 2]);
+			else
+				rp->unwritten++;
+			free(err);
+		}
 		return;
 	}
 	if (strcmp(f[0], "del") == 0 && n == 2) {
@@ -177,7 +188,7 @@ store_free(struct store *st)
 static int
 store_recover(struct store *st, struct lock *l, char **errp)
 {
-	struct replay rp = { l, st, 0 };
+	struct replay rp = { l, st, 0, 0 };
 	size_t nbad, badline;
 	long nrec;
 
@@ -192,6 +203,10 @@ store_recover(struct store *st, struct lock *l, char **errp)
 	if (rp.unknown > 0)
 		log_warning("%s: %zu record%s of an unknown kind skipped",
 		    st->jpath, rp.unknown, rp.unknown == 1 ? "" : "s");
+	if (rp.unwritten > 0)
+		log_debug(LOG_STATE, "%s: %zu target%s announced but not "
+		    "written", st->jpath, rp.unwritten, rp.unwritten == 1 ?
+		    "" : "s");
 	if (nrec == 0 && nbad == 0)
 		return 0;
 	log_note("%s: %ld record%s of a run that did not finish replayed "
@@ -257,22 +272,30 @@ journal_add(struct store *st, const char *const *f, size_t n)
 }
 
 void
-store_written(struct store *st, const struct task *t, const struct spec *s)
+store_writing(struct store *st, const struct task *t, const struct spec *s)
 {
 	const char **f;
-	char *err = NULL;
 	size_t i, n = 0;
 
 	f = xcalloc(1 + 3 * t->nouts, sizeof(*f));
 	f[n++] = "set";
 	for (i = 0; i < t->nouts; i++) {
-		hashdb_record(st->hdb, t->outs[i]->path, t->outs[i]->hash);
 		f[n++] = t->outs[i]->path;
 		f[n++] = s->key;
 		f[n++] = t->outs[i]->hash;
 	}
 	journal_add(st, f, n);
 	free(f);
+}
+
+void
+store_written(struct store *st, const struct task *t, const struct spec *s)
+{
+	char *err = NULL;
+	size_t i;
+
+	for (i = 0; i < t->nouts; i++)
+		hashdb_record(st->hdb, t->outs[i]->path, t->outs[i]->hash);
 	if (explain_save(st->statedir, s, t, &err) == -1) {
 		log_warning("%s", err);
 		free(err);
