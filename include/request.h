@@ -44,6 +44,12 @@ int	request_spec(struct spec *s, struct plan *p, const struct task *t,
 	    char **errp);
 void	spec_clear(struct spec *s);
 
+/* From now on resolve the settings of p once for all the tasks whose
+ * targets have no setting of their own (they resolve alike), until
+ * request_memo(NULL) or a call for another plan.  For a run over many
+ * tasks; p must not change meanwhile. */
+void	request_memo(struct plan *p);
+
 /* Compute s->key from s and the content hashes of t's inputs (each
  * input node must be hashed).  The inputs enter by path and content
  * hash, so a key never needs the files reread. */

@@ -119,19 +119,23 @@ dag_add_rdep(struct task *dep, struct task *t)
 /* Resolve t's prerequisites into nodes and dependency edges.  A
  * prerequisite no rule makes must be an existing file. */
 static void
-dag_link(struct dag *d, struct task *t)
+dag_link(struct dag *d, struct task *t, size_t *linked)
 {
 	struct rule *r = t->rule;
 	struct node *n;
 	struct stat st;
-	size_t i, j;
+	size_t i, had;
 
 	t->ins = xcalloc(r->nprereqs, sizeof(*t->ins));
 	t->deps = xcalloc(r->nprereqs, sizeof(*t->deps));
 	for (i = 0; i < r->nprereqs; i++) {
+		had = d->nnodes;
 		n = dag_node(d, r->prereqs[i], &r->plocs[i]);
 		t->ins[t->nins++] = n;
 		if (n->producer == NULL) {
+			/* A file, checked once, when first mentioned. */
+			if (d->nnodes == had)
+				continue;
 			if (n->phony)
 				diag_error(&r->plocs[i], "no rule makes "
 				    "'%s', which is .PHONY", n->path);
@@ -142,10 +146,10 @@ dag_link(struct dag *d, struct task *t)
 				    strerror(errno));
 			continue;
 		}
-		for (j = 0; j < t->ndeps; j++)
-			if (t->deps[j] == n->producer)
-				break;
-		if (j == t->ndeps) {
+		/* Each producer once, without a scan: linked[] holds the
+		 * last task (id + 1) that took it as a dependency. */
+		if (linked[n->producer->id] != t->id + 1) {
+			linked[n->producer->id] = t->id + 1;
 			t->deps[t->ndeps++] = n->producer;
 			dag_add_rdep(n->producer, t);
 		}
@@ -235,16 +239,18 @@ struct dag *
 dag_build(struct plan *p)
 {
 	struct dag *d;
+	size_t i, *linked;
 	int before;
-	size_t i;
 
 	before = diag_nerrors();
 	d = xcalloc(1, sizeof(*d));
 	d->tasks = xcalloc(p->nrules, sizeof(*d->tasks));
 	for (i = 0; i < p->nrules; i++)
 		dag_add_task(d, p, p->rules[i]);
+	linked = xcalloc(d->ntasks + 1, sizeof(*linked));
 	for (i = 0; i < d->ntasks; i++)
-		dag_link(d, d->tasks[i]);
+		dag_link(d, d->tasks[i], linked);
+	free(linked);
 	if (diag_nerrors() == before)
 		dag_check_cycles(d);
 	if (diag_nerrors() != before) {

@@ -9,6 +9,7 @@
 
 #include "dag.h"
 #include "extract.h"
+#include "keyhash.h"
 #include "plan.h"
 #include "util.h"
 
@@ -180,8 +181,9 @@ spec_number(struct plan *p, const struct task *t, const char *name,
 	return rc;
 }
 
-int
-request_spec(struct spec *s, struct plan *p, const struct task *t,
+/* Resolve every setting of t into s.  -1 and *errp on failure. */
+static int
+spec_resolve(struct spec *s, struct plan *p, const struct task *t,
     char **errp)
 {
 	double mt = DEFAULT_MAX_TOKENS, mi = (double)DEFAULT_MAX_INPUT;
@@ -217,6 +219,77 @@ request_spec(struct spec *s, struct plan *p, const struct task *t,
 	return 0;
 }
 
+/* The settings of the tasks that have none of their own, resolved
+ * once (see request_memo()). */
+static struct {
+	struct plan	*p;
+	struct smap	 own;		/* targets with their own settings */
+	struct spec	 spec;
+	int		 have;
+} memo;
+
+void
+request_memo(struct plan *p)
+{
+	size_t i;
+
+	if (memo.p != NULL) {
+		smap_free(&memo.own);
+		spec_clear(&memo.spec);
+	}
+	memset(&memo, 0, sizeof(memo));
+	if (p == NULL)
+		return;
+	memo.p = p;
+	for (i = 0; i < p->ntsets; i++)
+		smap_put(&memo.own, p->tsets[i]->target, p);
+}
+
+/* Whether t's settings are those of every task without its own. */
+static int
+spec_common(struct plan *p, const struct task *t)
+{
+	size_t i;
+
+	if (memo.p != p)
+		return 0;
+	for (i = 0; i < t->rule->ntargets; i++)
+		if (smap_get(&memo.own, t->rule->targets[i]) != NULL)
+			return 0;
+	return 1;
+}
+
+int
+request_spec(struct spec *s, struct plan *p, const struct task *t,
+    char **errp)
+{
+	const struct spec *m = &memo.spec;
+
+	if (!spec_common(p, t))
+		return spec_resolve(s, p, t, errp);
+	if (!memo.have) {
+		if (spec_resolve(&memo.spec, p, t, errp) == -1) {
+			spec_clear(&memo.spec);
+			return -1;
+		}
+		memo.have = 1;
+	}
+	*s = *m;
+	s->tier = xstrdup(m->tier);
+	s->provider = xstrdup(m->provider);
+	s->model = xstrdup(m->model);
+	s->base = xstrdup(m->base);
+	s->system = xstrdup(m->system);
+	s->prompt = t->rule->prompt ? t->rule->prompt : "";
+	if (!utf8_valid(s->prompt, strlen(s->prompt), NULL)) {
+		xasprintf(errp, "%s:%d: the prompt or system text of '%s' is "
+		    "not UTF-8", t->rule->loc.file, t->rule->loc.line,
+		    t->name);
+		return -1;
+	}
+	return 0;
+}
+
 void
 spec_clear(struct spec *s)
 {
@@ -238,33 +311,8 @@ is_input(const struct node *n)
 void
 request_key(struct spec *s, const struct task *t)
 {
-	json_t *root, *params, *inputs, *targets;
-	char *text;
-	size_t i;
-
-	params = json_pack("{s:I}", "max_tokens", (json_int_t)s->max_tokens);
-	if (s->has_temperature)
-		json_object_set_new(params, "temperature",
-		    json_real(s->temperature));
-	inputs = json_array();
-	for (i = 0; i < t->nins; i++)
-		if (is_input(t->ins[i]))
-			json_array_append_new(inputs, json_pack("[s,s]",
-			    t->ins[i]->path, t->ins[i]->hash));
-	targets = json_array();
-	for (i = 0; i < t->nouts; i++)
-		json_array_append_new(targets, json_string(t->outs[i]->path));
-	root = json_pack("{s:i, s:s, s:s, s:s, s:o, s:s, s:o, s:s, s:o}",
-	    "format", REQUEST_FORMAT, "provider", s->provider, "base",
-	    s->base, "model", s->model, "params", params, "system", s->system,
-	    "inputs", inputs, "prompt", s->prompt, "targets", targets);
-	if (root == NULL)
-		fatal("cannot form the key of '%s': a string is not UTF-8",
-		    t->name);
-	text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
-	sha256_hex(text, strlen(text), s->key);
-	free(text);
-	json_decref(root);
+	/* The canonical JSON of the members, streamed into SHA-256. */
+	keyhash_request(s, t, s->key);
 }
 
 /* The shortest fence of backticks longer than any run inside text. */

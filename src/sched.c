@@ -196,6 +196,9 @@ task_uptodate(struct sched *s, struct task *t, char **why)
 			ok = 0;
 			continue;
 		}
+		/* What its readers will see, unless t writes it anew. */
+		memcpy(o->hash, hash, sizeof(hash));
+		o->hashed = 1;
 		if (forced(s, o->path)) {
 			if (ok)
 				xasprintf(why, "--force=%s was given",
@@ -1056,6 +1059,7 @@ sched_free(struct sched *s)
 	if (s->store != NULL)
 		sched_save(s);
 	lock_free(&s->lock);
+	request_memo(NULL);
 }
 
 /* Prepare s: the lock, per-task data, the blocking counts. */
@@ -1074,6 +1078,7 @@ sched_init(struct sched *s, struct plan *p, struct dag *d,
 	s->opts = o;
 	xasprintf(&s->cachedir, "%s/cache", o->statedir);
 	s->ready = xcalloc(d->ntasks + 1, sizeof(*s->ready));
+	request_memo(p);
 	for (i = 0; i < d->ntasks; i++)
 		d->tasks[i]->run = xcalloc(1, sizeof(struct run));
 	so.statedir = o->statedir;

@@ -128,6 +128,20 @@ check "--offline asks nothing" test "$(requests)" -eq 0
 check "--offline lists the task" grep -q '^planmake: failed: c.txt$' "$T/err"
 sed -i 's/Write gamma offline\./Write gamma again./' "$T/w/Planfile"
 
+# What is in the key (planmake.1 lists it) and what is not.
+pm -q max_input_bytes=9999999
+check "max_input_bytes is not in the key" test $? -eq 0
+pm -q tier.fast=anthropic:claude-haiku-4-5 tier=fast
+check "the tier's name is not in the key, its model is" test $? -eq 0
+(cd "$T/w" && ANTHROPIC_API_KEY=another "$PLANMAKE" -q)
+check "the API key is not in the key" test $? -eq 0
+pm -q temperature=0.5
+check "temperature is in the key" test $? -eq 1
+pm -q max_tokens=999
+check "max_tokens is in the key" test $? -eq 1
+pm -q tier.cheap=anthropic:claude-haiku-4-6
+check "the model is in the key" test $? -eq 1
+
 # -q and -n take no lock: they answer while another run holds it.
 flock "$T/w/.planmake/lock" sleep 3 &
 holder=$!
