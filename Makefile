@@ -14,6 +14,7 @@ PKGLIBS	 = $(shell pkg-config --libs $(PKGS)) -lm
 PMCFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 	   -Wall -Wextra -Wshadow -Iinclude $(PKGCFLAGS)
 SAN	 = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	   -DPM_FREE_AT_EXIT \
 	   -fno-omit-frame-pointer
 
 SRC	 = $(sort $(wildcard src/*.c))

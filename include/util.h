@@ -39,10 +39,12 @@ void	 buf_free(struct buf *b);
 
 /* A map from strings to pointers, open addressing.  Keys are copied. */
 struct smap {
-	char	**keys;
-	void	**vals;
-	size_t	  cap;		/* a power of two, or 0 */
-	size_t	  len;
+	char		**keys;
+	void		**vals;
+	uint32_t	 *hashes;	/* of each key: most probes compare
+					   these, not strings */
+	size_t		  cap;		/* a power of two, or 0 */
+	size_t		  len;
 };
 
 /* The value stored under key, or NULL. */

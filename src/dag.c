@@ -33,6 +33,25 @@ dag_normpath(const char *path)
 	return buf_detach(&b);
 }
 
+/* Whether path is as dag_normpath() would make it: no empty or "."
+ * component, no trailing slash. */
+static int
+path_is_normal(const char *path)
+{
+	const char *c;
+
+	if (*path == '\0')
+		return 0;
+	for (c = path; *c != '\0'; c++) {
+		if (*c == '/' && (c[1] == '/' || c[1] == '\0'))
+			return 0;
+		if (*c == '.' && (c == path || c[-1] == '/') &&
+		    (c[1] == '/' || c[1] == '\0'))
+			return 0;
+	}
+	return 1;
+}
+
 /* The node for path, created on first mention at l. */
 static struct node *
 dag_node(struct dag *d, const char *path, const struct loc *l)
@@ -40,10 +59,17 @@ dag_node(struct dag *d, const char *path, const struct loc *l)
 	struct node *n;
 	char *norm;
 
-	norm = dag_normpath(path);
-	if ((n = smap_get(&d->bypath, norm)) != NULL) {
-		free(norm);
-		return n;
+	if (path_is_normal(path)) {
+		/* The common case: no copy unless the node is new. */
+		if ((n = smap_get(&d->bypath, path)) != NULL)
+			return n;
+		norm = xstrdup(path);
+	} else {
+		norm = dag_normpath(path);
+		if ((n = smap_get(&d->bypath, norm)) != NULL) {
+			free(norm);
+			return n;
+		}
 	}
 	n = xcalloc(1, sizeof(*n));
 	n->path = norm;

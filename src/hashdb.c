@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "log.h"
 #include "util.h"
 
@@ -143,77 +145,87 @@ rec_get(struct hashdb *db, const char *path)
 	return r;
 }
 
+/* Read n bytes of f into p, adding them to the checksum.  -1 at a short
+ * read. */
+static int
+take(FILE *f, EVP_MD_CTX *md, void *p, size_t n)
+{
+	if (fread(p, 1, n, f) != n)
+		return -1;
+	EVP_DigestUpdate(md, p, n);
+	return 0;
+}
+
 int
 hashdb_load(struct hashdb *db, const char *path, char **errp)
 {
-	unsigned char sum[32];
-	struct buf b = { 0 };
+	unsigned char head[HEADER_LEN], rec[RECORD_LEN], sum[32], want[32];
+	char name[4097];
 	uint64_t count, i;
 	uint32_t version, order, plen;
-	const char *p, *end;
-	char hex[65], *err = NULL;
+	unsigned int mdlen;
+	EVP_MD_CTX *md;
 	struct hrec *r;
+	FILE *f;
 
-	if (file_read(path, &b, &err) == -1) {
-		buf_free(&b);
-		if (access(path, F_OK) != 0 && errno == ENOENT) {
-			free(err);
+	/* Streamed, so that a large store costs no buffer of its size. */
+	if ((f = fopen(path, "rb")) == NULL) {
+		if (errno == ENOENT)
 			return 0;
-		}
-		*errp = err;
+		xasprintf(errp, "cannot open %s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (b.len < HEADER_LEN + 32 || memcmp(b.data, MAGIC, 8) != 0)
+	if ((md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+		fatal("SHA-256 failed");
+	if (take(f, md, head, HEADER_LEN) == -1 ||
+	    memcmp(head, MAGIC, 8) != 0)
 		goto bad;
-	memcpy(&version, b.data + 8, 4);
-	memcpy(&order, b.data + 12, 4);
-	memcpy(&count, b.data + 16, 8);
+	memcpy(&version, head + 8, 4);
+	memcpy(&order, head + 12, 4);
+	memcpy(&count, head + 16, 8);
 	if (order != ORDER_MARK || version != HASHDB_VERSION) {
 		xasprintf(errp, "%s is of another format (version %u); "
 		    "hashing every file again", path, (unsigned)version);
-		buf_free(&b);
+		EVP_MD_CTX_free(md);
+		fclose(f);
 		return -1;
 	}
-	sha256_hex(b.data, b.len - 32, hex);
-	if (from_hex(hex, sum) == -1 || memcmp(sum, b.data + b.len - 32,
-	    32) != 0 || count > (b.len - HEADER_LEN) / RECORD_LEN)
+	if (count > 100000000)
 		goto bad;
 	db->bulk = xcalloc((size_t)count, sizeof(*db->bulk));
-	p = b.data + HEADER_LEN;
-	end = b.data + b.len - 32;
 	for (i = 0; i < count; i++) {
-		if (end - p < RECORD_LEN)
+		if (take(f, md, rec, RECORD_LEN) == -1)
 			goto bad;
 		r = &db->bulk[i];
-		memcpy(&r->size, p, 8);
-		memcpy(&r->ino, p + 8, 8);
-		memcpy(&r->dev, p + 16, 8);
-		memcpy(&r->mtime, p + 24, 8);
-		memcpy(&r->ctime, p + 32, 8);
-		memcpy(&r->hashed, p + 40, 8);
-		memcpy(r->hash, p + 48, 32);
-		memcpy(&plen, p + 80, 4);
-		p += RECORD_LEN;
-		if ((size_t)(end - p) < plen || plen == 0 ||
-		    memchr(p, '\0', plen) != NULL)
+		memcpy(&r->size, rec, 8);
+		memcpy(&r->ino, rec + 8, 8);
+		memcpy(&r->dev, rec + 16, 8);
+		memcpy(&r->mtime, rec + 24, 8);
+		memcpy(&r->ctime, rec + 32, 8);
+		memcpy(&r->hashed, rec + 40, 8);
+		memcpy(r->hash, rec + 48, 32);
+		memcpy(&plen, rec + 80, 4);
+		if (plen == 0 || plen >= sizeof(name) ||
+		    take(f, md, name, plen) == -1 ||
+		    memchr(name, '\0', plen) != NULL)
 			goto bad;
-		if (smap_getn(&db->map, p, plen) == NULL) {
-			char *key = xstrndup(p, plen);
-
-			smap_put(&db->map, key, r);
-			free(key);
-		}
-		p += plen;
+		name[plen] = '\0';
+		smap_put(&db->map, name, r);	/* a path is saved once */
 	}
-	if (p != end)
+	if (EVP_DigestFinal_ex(md, sum, &mdlen) != 1 ||
+	    fread(want, 1, 32, f) != 32 || memcmp(sum, want, 32) != 0 ||
+	    fgetc(f) != EOF)
 		goto bad;
-	buf_free(&b);
+	EVP_MD_CTX_free(md);
+	fclose(f);
 	log_debug(LOG_STATE, "%s: %zu file hashes", path, db->map.len);
 	return 0;
 bad:
 	xasprintf(errp, "%s is damaged; hashing every file again", path);
 	hashdb_clear(db);
-	buf_free(&b);
+	EVP_MD_CTX_free(md);
+	fclose(f);
 	return -1;
 }
 

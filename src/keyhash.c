@@ -47,45 +47,72 @@ puts_(struct sink *k, const char *s)
 	put(k, s, strlen(s));
 }
 
-/* A JSON string as jansson dumps it: ", \ and the control characters
- * escaped (\b \f \n \r \t, else \u00XX in upper case), the rest as
- * is. */
+/* Append s to b as a JSON string as jansson dumps it: ", \ and the
+ * control characters escaped (\b \f \n \r \t, else \u00XX in upper
+ * case), the rest as is. */
 static void
-put_string(struct sink *k, const char *s, const char *what)
+escape(struct buf *b, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	const char *run;
 	char esc[7];
 
-	/* request_spec() has checked the prompt and the system text. */
-	if (what != NULL && !utf8_valid(s, strlen(s), NULL))
-		fatal("cannot form the key of a request: its %s is not UTF-8",
-		    what);
-	put(k, "\"", 1);
+	buf_addc(b, '"');
 	for (run = s; *s != '\0'; s++) {
 		unsigned char c = (unsigned char)*s;
 
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
-		put(k, run, (size_t)(s - run));
+		buf_add(b, run, (size_t)(s - run));
 		run = s + 1;
 		switch (c) {
-		case '"': put(k, "\\\"", 2); break;
-		case '\\': put(k, "\\\\", 2); break;
-		case '\b': put(k, "\\b", 2); break;
-		case '\f': put(k, "\\f", 2); break;
-		case '\n': put(k, "\\n", 2); break;
-		case '\r': put(k, "\\r", 2); break;
-		case '\t': put(k, "\\t", 2); break;
+		case '"': buf_add(b, "\\\"", 2); break;
+		case '\\': buf_add(b, "\\\\", 2); break;
+		case '\b': buf_add(b, "\\b", 2); break;
+		case '\f': buf_add(b, "\\f", 2); break;
+		case '\n': buf_add(b, "\\n", 2); break;
+		case '\r': buf_add(b, "\\r", 2); break;
+		case '\t': buf_add(b, "\\t", 2); break;
 		default:
 			memcpy(esc, "\\u00", 4);
 			esc[4] = hex[c >> 4];
 			esc[5] = hex[c & 15];
-			put(k, esc, 6);
+			buf_add(b, esc, 6);
 		}
 	}
-	put(k, run, (size_t)(s - run));
-	put(k, "\"", 1);
+	buf_add(b, run, (size_t)(s - run));
+	buf_addc(b, '"');
+}
+
+/* Put s as a JSON string.  what names it in the error when it is not
+ * UTF-8; NULL when the caller has checked it. */
+static void
+put_string(struct sink *k, const char *s, const char *what)
+{
+	static struct buf b;
+
+	if (what != NULL && !utf8_valid(s, strlen(s), NULL))
+		fatal("cannot form the key of a request: its %s is not UTF-8",
+		    what);
+	b.len = 0;
+	escape(&b, s);
+	put(k, b.data, b.len);
+}
+
+/* The system text, which most tasks share: its escaped form is kept
+ * from one key to the next. */
+static void
+put_system(struct sink *k, const char *sys)
+{
+	static struct buf last, esc;
+
+	if (last.data == NULL || strcmp(last.data, sys) != 0) {
+		last.len = 0;
+		buf_addstr(&last, sys);
+		esc.len = 0;
+		escape(&esc, sys);
+	}
+	put(k, esc.data, esc.len);
 }
 
 /* A real as jansson dumps it (its own rules on digits and ".0"), by
@@ -115,6 +142,7 @@ keyhash_request(const struct spec *s, const struct task *t, char out[65])
 {
 	static const char digits[] = "0123456789abcdef";
 	static EVP_MD_CTX *ctx;
+	static EVP_MD *sha;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	struct sink k;
@@ -122,10 +150,12 @@ keyhash_request(const struct spec *s, const struct task *t, char out[65])
 	size_t i, first;
 	int n;
 
-	if (ctx == NULL && (ctx = EVP_MD_CTX_new()) == NULL)
+	/* Fetched once: a legacy EVP_sha256() is fetched at each init. */
+	if (ctx == NULL && ((ctx = EVP_MD_CTX_new()) == NULL ||
+	    (sha = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL))
 		fatal("SHA-256 failed");
 	k.md = ctx;
-	if (EVP_DigestInit_ex(k.md, EVP_sha256(), NULL) != 1)
+	if (EVP_DigestInit_ex(k.md, sha, NULL) != 1)
 		fatal("SHA-256 failed");
 	k.len = 0;
 
@@ -159,7 +189,7 @@ keyhash_request(const struct spec *s, const struct task *t, char out[65])
 	puts_(&k, ",\"provider\":");
 	put_string(&k, s->provider, "provider");
 	puts_(&k, ",\"system\":");
-	put_string(&k, s->system, NULL);
+	put_system(&k, s->system);
 	puts_(&k, ",\"targets\":[");
 	for (i = 0; i < t->nouts; i++) {
 		if (i > 0)
