@@ -1,6 +1,7 @@
 # planmake: make for work done by language models.
 # GNU make.  `make` builds ./planmake; `make check` runs the tests with
-# AddressSanitizer and UBSan; `make demo` runs examples/wc end to end.
+# AddressSanitizer and UBSan; `make demo` runs examples/wc end to end;
+# `make bench` times a no-op rerun against ninja's.
 
 PREFIX	?= /usr/local
 BINDIR	 = $(PREFIX)/bin
@@ -80,6 +81,12 @@ test: build/san/planmake build/fakellm $(UNITBIN)
 demo: deps
 	@$(MAKE) --no-print-directory planmake build/fakellm
 	@sh examples/demo.sh
+
+# Speed and crash safety at scale (not part of check): a no-op rerun
+# beside ninja's at 1,000 to 100,000 tasks, then 200 kill -9s.
+bench: planmake build/fakellm build/san/planmake
+	@bash tests/bench/noop.sh
+	@KILLS=200 bash tests/cli/crash.sh
 
 lint:
 	mandoc -Tlint -W warning man/planmake.1

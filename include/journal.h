@@ -8,9 +8,11 @@
 #include <stddef.h>
 
 #define JOURNAL_VERSION		1
-/* Records between two flushes to disk (and a flush at least once a
- * second while records come): durability in batches, never per file. */
-#define JOURNAL_SYNC_EVERY	64
+/* The journal is flushed to disk once a second while records come, or
+ * after this many records: durability in batches, never per file. */
+#ifndef JOURNAL_SYNC_EVERY
+#define JOURNAL_SYNC_EVERY	1024
+#endif
 
 struct journal;
 

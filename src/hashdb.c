@@ -166,6 +166,7 @@ hashdb_load(struct hashdb *db, const char *path, char **errp)
 	unsigned int mdlen;
 	EVP_MD_CTX *md;
 	struct hrec *r;
+	double t0 = now_mono();
 	FILE *f;
 
 	/* Streamed, so that a large store costs no buffer of its size. */
@@ -219,7 +220,8 @@ hashdb_load(struct hashdb *db, const char *path, char **errp)
 		goto bad;
 	EVP_MD_CTX_free(md);
 	fclose(f);
-	log_debug(LOG_STATE, "%s: %zu file hashes", path, db->map.len);
+	log_debug(LOG_STATE, "%s: %zu file hashes, loaded in %.1f ms", path,
+	    db->map.len, (now_mono() - t0) * 1000);
 	return 0;
 bad:
 	xasprintf(errp, "%s is damaged; hashing every file again", path);

@@ -170,8 +170,12 @@ task_uptodate(struct sched *s, struct task *t, char **why)
 			continue;
 		}
 		if (ok && strcmp(e->key, r->spec.key) != 0) {
-			diff = explain_diff(s->opts->statedir, e->key,
-			    &r->spec, t);
+			/* The first difference, only when it is shown: a
+			 * manifest read for each of 100,000 tasks is not
+			 * free. */
+			diff = s->opts->dry_run || log_level >= LOG_VERBOSE ||
+			    log_debugging(LOG_EXPLAIN) ? explain_diff(
+			    s->opts->statedir, e->key, &r->spec, t) : NULL;
 			if (diff != NULL)
 				xasprintf(why, "its request changed: %s",
 				    diff);
@@ -1135,7 +1139,10 @@ sched_run(struct plan *p, struct dag *d, const struct sched_opts *o)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	s.http = http_new();
+	/* libcurl is set up only when something may have to be asked. */
+	for (i = 0; i < d->norder && s.http == NULL; i++)
+		if (((struct run *)d->order[i]->run)->need != NEED_NOTHING)
+			s.http = http_new();
 	for (i = 0; i < d->norder; i++)
 		if (d->order[i]->nblocked == 0)
 			ready_push(&s, d->order[i]);

@@ -47,7 +47,7 @@ pm -d state
 check "no-op rerun says nothing to do" grep -q 'nothing to do' "$T/err"
 check "no-op rerun reads no file (no 'state: rehash')" \
     sh -c "! grep -q 'debug: state: \(re\)\?hash ' '$T/err'"
-check "the hashes come from the store" grep -q 'debug: state: .planmake/hashes: 4 file hashes' "$T/err"
+check "the hashes come from the store" grep -q 'debug: state: .planmake/hashes: 4 file hashes, loaded in' "$T/err"
 printf '# Plan\nSmaLL.\n' >"$T/w/PLAN.md"	# same size, new content
 pm -d state -n
 check "an edited input is read again" grep -q 'state: rehash PLAN.md: its stat changed' "$T/err"
@@ -312,6 +312,21 @@ check "their answers were written" test -s "$T/w/a.txt" -a -s "$T/w/c.txt"
 check "nothing new was started" test ! -e "$T/w/b.txt"
 check "the lock records what finished" test "$(grep -c '\.txt' "$T/w/planmake.lock")" -eq 2
 check "the interrupt is reported" grep -q 'interrupted: waiting for 2 requests in flight' "$T/bgerr"
+
+# A second interrupt aborts what the first let run.
+rm -rf "$T/w/.planmake" "$T/w/planmake.lock" "$T/w"/[abc].txt
+bg -j2
+started
+t0=$(date +%s.%N)
+kill -INT "$bgpid"
+sleep 0.2
+kill -INT "$bgpid"
+wait "$bgpid"
+st=$?
+t1=$(date +%s.%N)
+check "a second interrupt exits 130" test $st -eq 130
+check "a second interrupt does not wait for the answers" awk "BEGIN { exit !($t1 - $t0 < 1.2) }"
+check "a second interrupt wrote nothing half-done" test ! -e "$T/w/a.txt" -a ! -e "$T/w/c.txt"
 
 # SIGTERM aborts what is in flight, at once.
 rm -rf "$T/w/.planmake" "$T/w/planmake.lock" "$T/w"/[abc].txt
