@@ -15,6 +15,10 @@ typedef void	(*statelock_wait_fn)(long pid, const char *path, void *arg);
 struct statelock	*statelock_take(const char *statedir, int nowait,
 			    statelock_wait_fn waiting, void *arg, char **errp);
 
+/* The pid the lock file named when l was taken: that of a planmake
+ * that was killed while it held the lock, or 0 after a clean end. */
+long			 statelock_previous(const struct statelock *l);
+
 /* Let go of the lock.  NULL is a no-op. */
 void			 statelock_release(struct statelock *l);
 

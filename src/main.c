@@ -261,7 +261,11 @@ main(int argc, char **argv)
 			break;
 		case 'k': o.keep_going = 1; break;
 		case 'n': o.dry_run = 1; break;
-		case 'q': o.question = 1; break;
+		case 'q':	/* as make -q: an answer in the status only */
+			o.question = 1;
+			log_level = LOG_QUIET;
+			diag_quiet(1);
+			break;
 		case 's': log_level = LOG_QUIET; diag_quiet(1); break;
 		case 'B': o.always = 1; break;
 		case 'v': log_level = LOG_VERBOSE; break;

@@ -60,6 +60,7 @@ struct sched {
 	const struct sched_opts	 *opts;
 	struct lock		  lock;
 	struct store		 *store;	/* .planmake and the lock */
+	struct run		 *runs;		/* each task's, in one block */
 	char			 *cachedir;
 	struct http		 *http;
 	struct task		**ready;	/* a FIFO ring of ntasks slots */
@@ -1048,7 +1049,6 @@ sched_free(struct sched *s)
 		spec_clear(&r->spec);
 		free(r->why);
 		free(r->body);
-		free(r);
 		s->dag->tasks[i]->run = NULL;
 	}
 	for (i = 0; i < s->ntiers; i++) {
@@ -1056,6 +1056,7 @@ sched_free(struct sched *s)
 		free(s->tiers[i].model);
 	}
 	free(s->tiers);
+	free(s->runs);
 	free(s->ready);
 	free(s->delayed);
 	free(s->cachedir);
@@ -1083,8 +1084,9 @@ sched_init(struct sched *s, struct plan *p, struct dag *d,
 	xasprintf(&s->cachedir, "%s/cache", o->statedir);
 	s->ready = xcalloc(d->ntasks + 1, sizeof(*s->ready));
 	request_memo(p);
+	s->runs = xcalloc(d->ntasks, sizeof(*s->runs));	/* one block */
 	for (i = 0; i < d->ntasks; i++)
-		d->tasks[i]->run = xcalloc(1, sizeof(struct run));
+		d->tasks[i]->run = &s->runs[i];
 	so.statedir = o->statedir;
 	so.lockfile = o->lockfile;
 	so.readonly = o->dry_run || o->question;

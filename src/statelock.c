@@ -15,6 +15,7 @@
 struct statelock {
 	int	 fd;
 	char	*path;
+	long	 previous;	/* the pid found in the file */
 };
 
 /* The pid written in the lock file, or 0. */
@@ -36,6 +37,7 @@ statelock_take(const char *statedir, int nowait, statelock_wait_fn waiting,
 {
 	struct statelock *l;
 	char *path, pid[32];
+	long prev;
 	int fd, n;
 
 	if (mkdir_p(statedir, errp) == -1)
@@ -68,6 +70,7 @@ statelock_take(const char *statedir, int nowait, statelock_wait_fn waiting,
 			goto fail;
 		}
 	}
+	prev = holder_pid(fd);
 	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) == -1 || pwrite(fd, pid, (size_t)n, 0) != n) {
 		xasprintf(errp, "cannot write %s: %s", path, strerror(errno));
@@ -76,11 +79,18 @@ statelock_take(const char *statedir, int nowait, statelock_wait_fn waiting,
 	l = xcalloc(1, sizeof(*l));
 	l->fd = fd;
 	l->path = path;
+	l->previous = prev;
 	return l;
 fail:
 	close(fd);
 	free(path);
 	return NULL;
+}
+
+long
+statelock_previous(const struct statelock *l)
+{
+	return l->previous;
 }
 
 void

@@ -37,6 +37,7 @@ struct replay {
 	struct store	*st;
 	size_t		 unknown;	/* records of an unknown kind */
 	size_t		 unwritten;	/* targets announced, not written */
+	long		 deadpid;	/* of the run that was killed, or 0 */
 };
 
 static int
@@ -72,9 +73,18 @@ on_record(char **f, size_t n, void *arg)
 			    !is_hex64(f[i + 2]))
 				goto unknown;
 		/* Only the targets that were written: each holds the hash
-		 * the record announced. */
+		 * the record announced.  A temporary file the killed run
+		 * left beside one goes. */
 		for (i = 1; i < n; i += 3) {
-			char have[65], *err = NULL;
+			char have[65], *err = NULL, *tmp;
+
+			if (rp->deadpid > 0) {
+				xasprintf(&tmp, "%s.pm-tmp.%ld", f[i],
+				    rp->deadpid);
+				if (unlink(tmp) == 0)
+					log_debug(LOG_STATE, "removed %s", tmp);
+				free(tmp);
+			}
 
 			if (hashdb_hash(rp->st->hdb, f[i], have, &err) == 1 &&
 			    strcmp(have, f[i + 2]) == 0)
@@ -188,14 +198,17 @@ store_free(struct store *st)
 static int
 store_recover(struct store *st, struct lock *l, char **errp)
 {
-	struct replay rp = { l, st, 0, 0 };
+	struct replay rp = { l, st, 0, 0, 0 };
 	size_t nbad, badline;
 	long nrec;
 
+	if (st->wl != NULL)
+		rp.deadpid = statelock_previous(st->wl);
 	nrec = journal_read(st->jpath, on_record, &rp, &nbad, &badline, errp);
 	if (nrec == -1)
 		return -1;
-	if (nbad > 0)
+	/* A reader may see the last record of a live writer half-done. */
+	if (nbad > 0 && !st->readonly)
 		log_warning("%s:%zu: %zu torn or corrupt record%s skipped "
 		    "(a run was cut off); their tasks are rebuilt, from the "
 		    "cache where it has them", st->jpath, badline, nbad,

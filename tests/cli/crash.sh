@@ -114,7 +114,7 @@ check "the first build succeeds" test $? -eq 0
 span=$(( (t1 - t0) / 1000000 ))
 echo "# a whole build takes $span ms; killing at random moments within $((span * 3 / 4)) ms"
 
-nkill=0 nhalf=0 nrerun=0 nstale=0 nasked=0 nfree=0
+nkill=0 nhalf=0 nrerun=0 nstale=0 nasked=0 nfree=0 ntmp=0
 k=0
 while [ "$nkill" -lt "$kills" ] && [ "$k" -lt $((kills * 2)) ]; do
 	k=$((k + 1))
@@ -146,10 +146,13 @@ while [ "$nkill" -lt "$kills" ] && [ "$k" -lt $((kills * 2)) ]; do
 	fi
 	pm -q SALT="$k"
 	[ $? -eq 0 ] || { nstale=$((nstale + 1)); echo "# round $k: stale after the rerun"; }
+	left=$(find "$T/w" -path "$T/w/.planmake" -prune -o -name '*.pm-tmp.*' -print | head -1)
+	[ -z "$left" ] || { ntmp=$((ntmp + 1)); echo "# round $k: left behind: $left"; }
 done
 echo "# $k rounds, $nkill killed in flight; the reruns asked $nasked and took $nfree from the lock or the cache"
 check "$kills runs were killed mid-build ($nkill in $k rounds)" test "$nkill" -ge "$kills"
 check "no target was half-written or unaccounted for after any kill" test "$nhalf" -eq 0
 check "every rerun asked exactly what the cache lacked, and recorded all" test "$nrerun" -eq 0
 check "every rerun left the build up to date" test "$nstale" -eq 0
+check "no temporary file of a killed run is left beside the targets" test "$ntmp" -eq 0
 finish

@@ -239,6 +239,10 @@ printf '0123456789abcdef\tset\ttorn' >>"$T/w/.planmake/journal"
 pm -n
 check "-n sees the journal's tasks as up to date" sh -c "! grep -q 'a.txt\|b.txt' '$T/out'"
 check "-n writes no lock" test ! -e "$T/w/planmake.lock"
+check "-n, a reader, does not warn of a live writer's last record" sh -c "! grep -q torn '$T/err'"
+pm -q
+check "-q over a journal: exit 1 (c.txt is not built)" test $? -eq 1
+check "-q over a journal prints nothing" test ! -s "$T/out" -a ! -s "$T/err"
 echo '[]' >"$T/script.tmp" && mv "$T/script.tmp" "$T/script.json"
 : >"$T/fake.log"
 pm
