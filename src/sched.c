@@ -308,6 +308,9 @@ sched_assess(struct sched *s)
 	}
 }
 
+static struct tier_stats	*tier_stats(struct sched *s, const char *tier,
+			    const char *model);
+
 /* What -n expects a request to cost: input tokens estimated from the
  * bytes sent (about 4 a token), output at most max_tokens. */
 struct estimate {
@@ -385,6 +388,7 @@ sched_explain(struct sched *s)
 static int
 sched_dry_run(struct sched *s)
 {
+	struct tier_stats *ts;
 	struct estimate est;
 	struct buf b = { 0 };
 	struct task *t;
@@ -424,10 +428,13 @@ sched_dry_run(struct sched *s)
 				    t->name, r->why, b.data);
 			in += est.in;
 			out += est.out;
+			ts = tier_stats(s, r->spec.tier, r->spec.model);
 			if (est.cost < 0)
-				unknown = 1;
-			else
+				unknown = ts->unknown_cost = 1;
+			else {
 				cost += est.cost;
+				ts->cost += est.cost;
+			}
 			if (r->need == NEED_REQUEST)
 				nask++;
 			else
@@ -451,9 +458,14 @@ sched_dry_run(struct sched *s)
 	}
 	printf("would ask %zu task%s (and %zu more if what they read "
 	    "changes), restore %zu from the cache for free; about %ld tokens "
-	    "in, at most %ld out, at most $%.4f%s\n", nask, nask == 1 ? "" :
+	    "in, at most %ld out, at most $%.4f%s", nask, nask == 1 ? "" :
 	    "s", nlater, ncache, in, out, cost, unknown ?
 	    " and some of unknown price" : "");
+	for (i = 0; i < s->ntiers; i++) {
+		printf("%s%s $%.4f%s", i ? ", " : " (", s->tiers[i].tier,
+		    s->tiers[i].cost, s->tiers[i].unknown_cost ? "+?" : "");
+	}
+	printf("%s\n", s->ntiers ? ")" : "");
 	return 0;
 }
 

@@ -277,6 +277,15 @@ cache_gc(struct plan *p, struct dag *d, const struct tool_opts *o)
 	    ndrop, n, freed, n - ndrop);
 	centries_free(v, n);
 	free(cachedir);
+
+	/* Manifests whose entry had gone already. */
+	cachedir = path_join(o->statedir, "manifests");
+	n = cache_scan(cachedir, &v);
+	for (i = 0; i < n; i++)
+		if (smap_get(&keys, v[i].key) == NULL)
+			unlink(v[i].path);
+	centries_free(v, n);
+	free(cachedir);
 	smap_free(&keys);
 	if (store_close(st, &l, &err) == -1) {
 		log_error("%s", err);

@@ -182,7 +182,9 @@ m = re.search(r"about (\d+) tokens in, at most (\d+) out, at most \$([0-9.]+)", 
 tin, tout, cost = int(m.group(1)), int(m.group(2)), m.group(3)
 sys.exit(cost != "%.4f" % ((tin * 1 + tout * 5) / 1e6) or tin < 30)' "$T/out"
 check "-n marks a dependent as maybe" grep -q '^maybe ask for b.txt: it depends on .a.txt., which will change; if asked, about' "$T/out"
-check "-n ends with the totals" grep -q '^would ask 1 task (and 1 more if what they read changes), restore 0 from the cache for free; about [0-9]* tokens in, at most 2000 out, at most \$' "$T/out"
+check "-n ends with the totals" grep -q '^would ask 1 task (and 1 more if what they read changes), restore 0 from the cache for free; about [0-9]* tokens in, at most 2000 out, at most \$0\.0[0-9]* (cheap \$0\.0[0-9]*)$' "$T/out"
+pm -n tier=strong
+check "-n prices by tier" grep -q '(strong \$0\.0[0-9]*)$' "$T/out"
 check "-n asked nothing" test "$(requests)" -eq 0
 
 # -d explain and -t explain name the first difference.
@@ -268,6 +270,7 @@ pm -t cache gc
 check "-t cache gc exits 0" test $? -eq 0
 check "-t cache gc says what it dropped" grep -q 'cache: dropped 2 of 5 entries' "$T/err"
 check "-t cache gc keeps what the plan reaches" test "$(find "$T/w/.planmake/cache" -name '*.json' | wc -l)" -eq 3
+check "-t cache gc drops the manifests with the entries" test "$(find "$T/w/.planmake/manifests" -name '*.json' | wc -l)" -eq 3
 rm "$T/w/b.txt"
 : >"$T/fake.log"
 pm
