@@ -347,6 +347,17 @@ main(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
+	for (i = 0; i < (int)o.nforce; i++) {
+		struct node *fn = dag_find(d, force[i]);
+
+		if (fn == NULL || fn->producer == NULL ||
+		    fn->producer->rule->prompt == NULL) {
+			log_error("--force=%s: no task with a prompt makes it",
+			    force[i]);
+			rc = 2;
+			goto out;
+		}
+	}
 	rc = sched_run(p, d, &o);
 out:
 	free(pdir);

@@ -98,6 +98,9 @@ pm --force=a.txt
 check "--force=TARGET overwrites it" test $? -eq 0
 check "--force=TARGET: the edit is gone" sh -c "! grep -q 'my edit' '$T/w/a.txt'"
 check "--force=TARGET asks it and its reader" test "$(requests)" -eq 2
+pm --force=nosuch.txt
+check "--force of no target exits 2" test $? -eq 2
+check "--force of no target says so" grep -q -- '--force=nosuch.txt: no task with a prompt makes it' "$T/err"
 
 # -B ignores the lock, but the cache still answers; edits are overwritten.
 echo 'another edit' >>"$T/w/c.txt"
