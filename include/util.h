@@ -66,6 +66,19 @@ int	 file_read(const char *path, struct buf *b, char **errp);
  * is kept. */
 int	 file_write_atomic(const char *path, const void *data, size_t len,
 	    int sync, char **errp);
+struct stat;
+
+/* stat(2), remembering what it found for one file_stat_take() of the
+ * same path, so that two modules that look at a file in one run (the
+ * graph, for existence; the hash store, for its stat) ask the kernel
+ * once: a stat can cost microseconds where the dentry cache is full. */
+int	 file_stat(const char *path, struct stat *st);
+/* What file_stat() found for path (its size, times, inode, device and
+ * mode only), forgotten as it is taken: 1, or 0 when there is none. */
+int	 file_stat_take(const char *path, struct stat *st);
+/* Forget what file_stat() found. */
+void	 file_stat_forget(void);
+
 /* Create dir and its parents.  An existing directory is fine. */
 int	 mkdir_p(const char *dir, char **errp);
 /* The directory part of path ("." when there is none).  Caller frees. */

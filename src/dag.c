@@ -165,7 +165,7 @@ dag_link(struct dag *d, struct task *t, size_t *linked)
 			if (n->phony)
 				diag_error(&r->plocs[i], "no rule makes "
 				    "'%s', which is .PHONY", n->path);
-			else if (stat(n->path, &st) == -1)
+			else if (file_stat(n->path, &st) == -1)
 				diag_error(&r->plocs[i], "'%s' needs '%s', "
 				    "which no rule makes and which cannot be "
 				    "read: %s", t->name, n->path,

@@ -346,7 +346,8 @@ hashdb_hash(struct hashdb *db, const char *path, char out[65], char **errp)
 	int64_t t;
 	int fd;
 
-	if (stat(path, &st) == -1) {
+	/* The graph may have stat'ed a source already in this run. */
+	if (!file_stat_take(path, &st) && stat(path, &st) == -1) {
 		if (errno == ENOENT || errno == ENOTDIR)
 			return 0;
 		xasprintf(errp, "cannot stat %s: %s", path, strerror(errno));

@@ -1131,6 +1131,7 @@ sched_run(struct plan *p, struct dag *d, const struct sched_opts *o)
 		return 2;
 	}
 	sched_assess(&s);
+	file_stat_forget();
 	if (o->dry_run || o->question) {
 		for (i = 0; i < d->norder; i++)
 			if (((struct run *)d->order[i]->run)->need !=

@@ -343,6 +343,65 @@ file_read(const char *path, struct buf *b, char **errp)
 	return 0;
 }
 
+/* What file_stat() keeps of a stat. */
+struct kept_stat {
+	off_t		size;
+	struct timespec	mtim, ctim;
+	ino_t		ino;
+	dev_t		dev;
+	mode_t		mode;
+};
+
+static struct smap	stat_memo;	/* path -> struct kept_stat *, or NULL */
+
+int
+file_stat(const char *path, struct stat *st)
+{
+	struct kept_stat *k;
+
+	if (stat(path, st) == -1)
+		return -1;
+	k = xmalloc(sizeof(*k));
+	k->size = st->st_size;
+	k->mtim = st->st_mtim;
+	k->ctim = st->st_ctim;
+	k->ino = st->st_ino;
+	k->dev = st->st_dev;
+	k->mode = st->st_mode;
+	free(smap_put(&stat_memo, path, k));
+	return 0;
+}
+
+int
+file_stat_take(const char *path, struct stat *st)
+{
+	struct kept_stat *k;
+
+	if (stat_memo.len == 0 || (k = smap_get(&stat_memo, path)) == NULL)
+		return 0;
+	memset(st, 0, sizeof(*st));
+	st->st_size = k->size;
+	st->st_mtim = k->mtim;
+	st->st_ctim = k->ctim;
+	st->st_ino = k->ino;
+	st->st_dev = k->dev;
+	st->st_mode = k->mode;
+	free(k);
+	smap_put(&stat_memo, path, NULL);	/* taken */
+	return 1;
+}
+
+void
+file_stat_forget(void)
+{
+	size_t i;
+
+	for (i = 0; i < stat_memo.cap; i++)
+		if (stat_memo.keys[i] != NULL)
+			free(stat_memo.vals[i]);
+	smap_free(&stat_memo);
+}
+
 int
 mkdir_p(const char *dir, char **errp)
 {

@@ -274,6 +274,35 @@ test_large_store_loads_fast(void **state)
 	hashdb_free(db);
 }
 
+/* A stat the graph took is handed to the hash store once, not redone. */
+static void
+test_stat_memo(void **state)
+{
+	struct hashdb *db;
+	struct stat st, st2;
+	char h[65], want[65], *err = NULL;
+
+	(void)state;
+	put("m.txt", "memo\n");
+	age("m.txt", 10);
+	assert_int_equal(file_stat("m.txt", &st), 0);
+	assert_int_equal(file_stat_take("m.txt", &st2), 1);
+	assert_int_equal(st2.st_size, 5);
+	assert_int_equal(st2.st_ino, st.st_ino);
+	assert_int_equal(file_stat_take("m.txt", &st2), 0);	/* once */
+
+	/* hashdb_hash() takes it; the hash is of the content. */
+	assert_int_equal(file_stat("m.txt", &st), 0);
+	db = hashdb_new();
+	assert_int_equal(hashdb_hash(db, "m.txt", h, &err), 1);
+	sha256_hex("memo\n", 5, want);
+	assert_string_equal(h, want);
+	assert_int_equal(file_stat_take("m.txt", &st2), 0);
+	hashdb_free(db);
+	assert_int_equal(file_stat("nope", &st), -1);
+	file_stat_forget();
+}
+
 int
 main(void)
 {
@@ -283,6 +312,7 @@ main(void)
 		cmocka_unit_test(test_save_and_load),
 		cmocka_unit_test(test_damaged_file_is_refused),
 		cmocka_unit_test(test_large_store_loads_fast),
+		cmocka_unit_test(test_stat_memo),
 	};
 
 	return cmocka_run_group_tests_name("hashdb", tests, group_setup,
