@@ -1,7 +1,8 @@
 # planmake: make for work done by language models.
 # GNU make.  `make` builds ./planmake; `make check` runs the tests with
 # AddressSanitizer and UBSan; `make demo` runs examples/wc end to end;
-# `make bench` times the scheduler against tests/fakellm.
+# `make bench` times a no-op rerun against ninja, loading against ninja,
+# and the scheduler against tests/fakellm.
 
 PREFIX	?= /usr/local
 BINDIR	 = $(PREFIX)/bin
@@ -15,6 +16,7 @@ PKGLIBS	 = $(shell pkg-config --libs $(PKGS)) -lm
 PMCFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 	   -Wall -Wextra -Wshadow -Iinclude $(PKGCFLAGS)
 SAN	 = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	   -DPM_FREE_AT_EXIT \
 	   -fno-omit-frame-pointer
 
 SRC	 = $(sort $(wildcard src/*.c))
@@ -119,14 +121,17 @@ fuzz: deps
 	@sh tests/fuzz/run.sh $(FUZZTIME)
 
 # The benchmarks, with the optimised build; not in check.  Loading a plan
-# of BENCHN tasks against ninja on the same graph, then the scheduler
-# against tests/fakellm.  Installs the tools it times with.
+# of BENCHN tasks against ninja on the same graph; a no-op rerun beside
+# ninja's at 1,000 to 100,000 tasks; the scheduler against tests/fakellm;
+# then 200 kill -9s of a build.  Installs the tools it times with.
 BENCHN	?= 100000
 bench: deps
 	@$(MAKE) --no-print-directory deps DEBS="ninja-build hyperfine time"
-	@$(MAKE) --no-print-directory planmake build/fakellm
+	@$(MAKE) --no-print-directory planmake build/fakellm build/san/planmake
 	@sh tests/bench/load.sh $(BENCHN)
+	@bash tests/bench/noop.sh
 	@bash tests/bench/bench.sh
+	@KILLS=200 bash tests/cli/crash.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory planmake build/fakellm

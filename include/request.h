@@ -89,6 +89,12 @@ char	*request_tier_model(struct plan *p, const char *tier);
  * table of the providers' published minimums. */
 long	request_cache_min(const char *model, long override);
 
+/* From now on resolve the settings of p once for all the tasks whose
+ * targets have no setting of their own (they resolve alike), until
+ * request_memo(NULL) or a call for another plan.  For a run over many
+ * tasks; p must not change meanwhile. */
+void	request_memo(struct plan *p);
+
 /* Compute s->key from s and the content hashes of t's inputs (each
  * input node must be hashed).  The inputs and the context files enter by
  * path and content hash, so a key never needs the files reread.  The

@@ -4,6 +4,8 @@
 #ifndef PM_SCHED_H
 #define PM_SCHED_H
 
+#include <stddef.h>
+
 struct dag;
 struct plan;
 
@@ -18,6 +20,10 @@ struct sched_opts {
 	int		 json;		/* --json: the report on stdout */
 	double		 budget;	/* --budget USD, or < 0 */
 	int		 batch;		/* --batch: the cheap tier in batches */
+	int		 nowait;	/* --no-wait: fail if another writes */
+	int		 explain;	/* -t explain: say why, with -n */
+	char *const	*force;		/* --force=TARGET: may overwrite */
+	size_t		  nforce;
 	const char	*lockfile;	/* planmake.lock */
 	const char	*statedir;	/* .planmake */
 };

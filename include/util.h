@@ -39,10 +39,12 @@ void	 buf_free(struct buf *b);
 
 /* A map from strings to pointers, open addressing.  Keys are copied. */
 struct smap {
-	char	**keys;
-	void	**vals;
-	size_t	  cap;		/* a power of two, or 0 */
-	size_t	  len;
+	char		**keys;
+	void		**vals;
+	uint32_t	 *hashes;	/* of each key: most probes compare
+					   these, not strings */
+	size_t		  cap;		/* a power of two, or 0 */
+	size_t		  len;
 };
 
 /* The value stored under key, or NULL. */
@@ -72,6 +74,20 @@ int	 file_write_atomic(const char *path, const void *data, size_t len,
 int	 file_stage(const char *path, const void *data, size_t len, int sync,
 	    char **tmpp, char **errp);
 int	 file_commit(const char *tmp, const char *path, char **errp);
+
+struct stat;
+
+/* stat(2), remembering what it found for one file_stat_take() of the
+ * same path, so that two modules that look at a file in one run (the
+ * graph, for existence; the hash store, for its stat) ask the kernel
+ * once: a stat can cost microseconds where the dentry cache is full. */
+int	 file_stat(const char *path, struct stat *st);
+/* What file_stat() found for path (its size, times, inode, device and
+ * mode only), forgotten as it is taken: 1, or 0 when there is none. */
+int	 file_stat_take(const char *path, struct stat *st);
+/* Forget what file_stat() found. */
+void	 file_stat_forget(void);
+
 /* Create dir and its parents.  An existing directory is fine. */
 int	 mkdir_p(const char *dir, char **errp);
 /* The directory part of path ("." when there is none).  Caller frees. */

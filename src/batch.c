@@ -210,7 +210,7 @@ find_item(const struct batches *bs, const char *key, struct bat **bp)
 int
 batch_holds(const struct batches *bs, const char *key)
 {
-	return find_item(bs, key, NULL) != NULL;
+	return bs != NULL && find_item(bs, key, NULL) != NULL;
 }
 
 /* Hand it's answer to its task, once. */
@@ -321,6 +321,8 @@ batch_flush(struct batches *bs)
 	char *url, *body, *err = NULL;
 	size_t i, k;
 
+	if (bs == NULL)
+		return;
 	for (i = 0; i < bs->n; i++) {
 		b = bs->v[i];
 		if (b->state != B_QUEUED)
@@ -373,6 +375,8 @@ batch_tick(struct batches *bs)
 	char *url, *err = NULL;
 	size_t i;
 
+	if (bs == NULL)
+		return -1;
 	now = now_mono();
 	for (i = 0; i < bs->n; i++) {
 		b = bs->v[i];
@@ -646,6 +650,8 @@ batch_inflight(const struct batches *bs)
 	size_t i;
 	int n = 0;
 
+	if (bs == NULL)
+		return 0;
 	for (i = 0; i < bs->n; i++)
 		if (bs->v[i]->state == B_CREATING ||
 		    bs->v[i]->state == B_POLLING ||
@@ -660,6 +666,8 @@ batch_waiting(const struct batches *bs)
 	const struct bat *b;
 	size_t i, k, n = 0;
 
+	if (bs == NULL)
+		return 0;
 	for (i = 0; i < bs->n; i++) {
 		b = bs->v[i];
 		for (k = 0; k < b->nitems; k++)
@@ -676,6 +684,8 @@ batch_pending_ids(const struct batches *bs)
 	struct buf b = { 0 };
 	size_t i;
 
+	if (bs == NULL)
+		return NULL;
 	for (i = 0; i < bs->n; i++)
 		if (bs->v[i]->id != NULL && bs->v[i]->file != NULL &&
 		    bat_wanted(bs->v[i]))

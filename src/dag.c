@@ -505,7 +505,7 @@ add_input(struct build *b, struct task *t, const char *path,
 			return;
 		}
 		if (n->exists == 0) {
-			n->exists = stat(n->path, &st) == 0 ? 1 : -1;
+			n->exists = file_stat(n->path, &st) == 0 ? 1 : -1;
 			n->err = n->exists == 1 ? 0 : errno;
 		}
 		if (n->exists == -1) {

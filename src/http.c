@@ -350,7 +350,7 @@ http_poll(struct http *h, int ms, struct http_waitfd *fds, unsigned nfds,
 int
 http_running(const struct http *h)
 {
-	return h->running;
+	return h != NULL ? h->running : 0;
 }
 
 double

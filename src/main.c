@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "config.h"
 #include "dag.h"
 #include "diag.h"
@@ -17,6 +19,7 @@
 #include "plan.h"
 #include "request.h"
 #include "sched.h"
+#include "tools.h"
 #include "util.h"
 
 #define PLANMAKE_VERSION "0.1.0"
@@ -27,9 +30,11 @@ usage(FILE *f)
 	fputs("usage: planmake [-f PLANFILE] [-C DIR] [-j N] [-k] [-n] [-q] "
 	    "[-s] [-B] [-v]\n"
 	    "                [-d CATEGORIES] [--offline] [--refresh] "
-	    "[--json] [--budget USD] [--batch]\n"
-	    "                [NAME=value...] [TARGET...]\n"
-	    "       planmake -t TOOL [ARGS]   (check, list, graph, prompt)\n"
+	    "[--json] [--budget USD] [--batch] [--no-wait]\n"
+	    "                [--force=TARGET] [NAME=value...] [TARGET...]\n"
+	    "       planmake [options] -t TOOL [ARGS]   (check, list, graph, "
+	    "prompt,\n"
+	    "                explain, cache, clean)\n"
 	    "       planmake -h | --help | --version\n",
 	    f);
 }
@@ -240,11 +245,43 @@ tool_prompt(struct plan *p, struct dag *d, int argc, char **argv)
 	return 0;
 }
 
+/* -t explain TARGET...: why the tasks making them are stale. */
+static int
+tool_explain(struct plan *p, struct dag *d, struct sched_opts *o, int argc,
+    char **argv)
+{
+	char *err = NULL;
+	int rc;
+
+	if (argc == 0) {
+		log_error("-t explain takes one or more targets");
+		return 2;
+	}
+	if (dag_select(d, p, argv, (size_t)argc, &err) == -1) {
+		log_error("%s", err);
+		free(err);
+		return 2;
+	}
+	o->dry_run = 1;
+	o->explain = 1;
+	rc = sched_run(p, d, o);
+	return rc == 1 ? 0 : rc;
+}
+
 /* Run -t TOOL. */
 static int
 run_tool(const char *tool, struct plan *p, struct dag *d, int argc,
-    char **argv)
+    char **argv, struct sched_opts *o)
 {
+	struct tool_opts to = { o->statedir, o->lockfile, o->nforce == 0 &&
+	    o->force != NULL, o->nowait };
+
+	if (strcmp(tool, "explain") == 0)
+		return tool_explain(p, d, o, argc, argv);
+	if (strcmp(tool, "cache") == 0)
+		return tool_cache(p, d, &to, argc, argv);
+	if (strcmp(tool, "clean") == 0)
+		return tool_clean(d, &to, argc, argv);
 	if (strcmp(tool, "check") == 0)
 		return 0;	/* check_settings() has run */
 	if (strcmp(tool, "list") == 0)
@@ -253,8 +290,8 @@ run_tool(const char *tool, struct plan *p, struct dag *d, int argc,
 		return tool_graph(d);
 	if (strcmp(tool, "prompt") == 0)
 		return tool_prompt(p, d, argc, argv);
-	log_error("unknown tool '%s' (known: check, list, graph, prompt)",
-	    tool);
+	log_error("unknown tool '%s' (known: check, list, graph, prompt, "
+	    "explain, cache, clean)", tool);
 	return 2;
 }
 
@@ -291,12 +328,14 @@ int
 main(int argc, char **argv)
 {
 	enum { OPT_OFFLINE = 256, OPT_REFRESH, OPT_VERSION, OPT_HELP,
-	    OPT_JSON, OPT_BUDGET, OPT_BATCH };
+	    OPT_JSON, OPT_BUDGET, OPT_BATCH, OPT_NOWAIT, OPT_FORCE };
 	static const struct option longopts[] = {
 		{ "batch", no_argument, NULL, OPT_BATCH },
 		{ "budget", required_argument, NULL, OPT_BUDGET },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "offline", no_argument, NULL, OPT_OFFLINE },
+		{ "no-wait", no_argument, NULL, OPT_NOWAIT },
+		{ "force", optional_argument, NULL, OPT_FORCE },
 		{ "refresh", no_argument, NULL, OPT_REFRESH },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "help", no_argument, NULL, OPT_HELP },
@@ -304,15 +343,27 @@ main(int argc, char **argv)
 	};
 	struct sched_opts o = { .jobs = 4, .budget = -1 };
 	const char *planfile = NULL, *dir = NULL, *tool = NULL, *path;
-	char **goals, *err = NULL, *end, *pdir;
+	const char *optstr = "f:C:j:knqsBvd:t:h";
+	char **goals, *err = NULL, *end, *pdir, **force;
+	static char *force_all[] = { NULL };
 	struct plan *p;
 	struct dag *d;
 	size_t ngoals = 0;
 	int c, rc, i;
 	long n;
 
+	/* OpenSSL's clean-up at exit only frees what the exit frees. */
+	OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
 	p = plan_new();
-	while ((c = getopt_long(argc, argv, "f:C:j:knqsBvd:t:h", longopts,
+	force = xcalloc((size_t)argc + 1, sizeof(*force));
+	goals = NULL;
+	d = NULL;
+	/* Options may follow targets, as in GNU make; but everything after
+	 * -t TOOL is the tool's, as in ninja. */
+	for (i = 1; i < argc; i++)
+		if (strncmp(argv[i], "-t", 2) == 0)
+			optstr = "+f:C:j:knqsBvd:t:h";
+	while (tool == NULL && (c = getopt_long(argc, argv, optstr, longopts,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'f': planfile = optarg; break;
@@ -323,14 +374,18 @@ main(int argc, char **argv)
 			    n > 10000) {
 				log_error("-j wants a number from 1 to 10000, "
 				    "not '%s'", optarg);
-				plan_free(p);
-				return 2;
+				rc = 2;
+				goto out;
 			}
 			o.jobs = (int)n;
 			break;
 		case 'k': o.keep_going = 1; break;
 		case 'n': o.dry_run = 1; break;
-		case 'q': o.question = 1; break;
+		case 'q':	/* as make -q: an answer in the status only */
+			o.question = 1;
+			log_level = LOG_QUIET;
+			diag_quiet(1);
+			break;
 		case 's': log_level = LOG_QUIET; diag_quiet(1); break;
 		case 'B': o.always = 1; break;
 		case 'v': log_level = LOG_VERBOSE; break;
@@ -338,8 +393,8 @@ main(int argc, char **argv)
 			if ((rc = log_parse_debug(optarg, &err)) == -1) {
 				log_error("%s", err);
 				free(err);
-				plan_free(p);
-				return 2;
+				rc = 2;
+				goto out;
 			}
 			log_debug_mask |= rc;
 			break;
@@ -356,29 +411,40 @@ main(int argc, char **argv)
 			    !(o.budget >= 0) || o.budget > 1e9) {
 				log_error("--budget wants an amount in USD, "
 				    "such as 2.50, not '%s'", optarg);
-				plan_free(p);
-				return 2;
+				rc = 2;
+				goto out;
 			}
+			break;
+		case OPT_NOWAIT: o.nowait = 1; break;
+		case OPT_FORCE:
+			/* --force alone: for -t clean, edited files too. */
+			if (optarg == NULL || *optarg == '\0') {
+				if (o.force == NULL)
+					o.force = force_all;
+				break;
+			}
+			force[o.nforce++] = dag_normpath(optarg);
+			o.force = force;
 			break;
 		case OPT_VERSION:
 			puts("planmake " PLANMAKE_VERSION);
-			plan_free(p);
-			return 0;
+			rc = 0;
+			goto out;
 		case 'h':
 		case OPT_HELP:
 			usage(stdout);
-			plan_free(p);
-			return 0;
+			rc = 0;
+			goto out;
 		default:
 			usage(stderr);
-			plan_free(p);
-			return 2;
+			rc = 2;
+			goto out;
 		}
 	}
 	if (dir != NULL && chdir(dir) == -1) {
 		log_error("cannot enter %s: %s", dir, strerror(errno));
-		plan_free(p);
-		return 2;
+		rc = 2;
+		goto out;
 	}
 
 	/* The rest: assignments anywhere, targets otherwise (or a tool's
@@ -388,7 +454,6 @@ main(int argc, char **argv)
 		if (plan_cmdline_var(p, argv[i]) == -1)
 			goals[ngoals++] = argv[i];
 
-	d = NULL;
 	if (config_load(NULL, &err) == -1) {
 		/* "file:line:col: error: ..." stands alone, as for plans */
 		if (strstr(err, ": error: ") != NULL)
@@ -434,8 +499,10 @@ main(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
+	o.lockfile = "planmake.lock";
+	o.statedir = ".planmake";
 	if (tool != NULL) {
-		rc = run_tool(tool, p, d, (int)ngoals, goals);
+		rc = run_tool(tool, p, d, (int)ngoals, goals, &o);
 		goto out;
 	}
 	if (dag_select(d, p, goals, ngoals, &err) == -1) {
@@ -444,13 +511,29 @@ main(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
-	o.lockfile = "planmake.lock";
-	o.statedir = ".planmake";
+	for (i = 0; i < (int)o.nforce; i++) {
+		struct node *fn = dag_find(d, force[i]);
+
+		if (fn == NULL || fn->producer == NULL ||
+		    fn->producer->rule->prompt == NULL) {
+			log_error("--force=%s: no task with a prompt makes it",
+			    force[i]);
+			rc = 2;
+			goto out;
+		}
+	}
 	o.jobs = fit_jobs(o.jobs);
 	rc = sched_run(p, d, &o);
 out:
+	for (i = 0; i < (int)o.nforce; i++)
+		free(force[i]);
+	free(force);
+#ifdef PM_FREE_AT_EXIT
+	/* Freeing a large graph one node at a time costs more than the
+	 * exit; the sanitizer build frees it, to check for leaks. */
 	dag_free(d);
 	plan_free(p);
+#endif
 	free(goals);
 	config_free();
 	if (fflush(stdout) == EOF || ferror(stdout)) {

@@ -1021,7 +1021,7 @@ provider_free(struct provider *pv)
 int
 provider_running(const struct provider *pv)
 {
-	return pv->nhttp + pv->nprocs;
+	return pv != NULL ? pv->nhttp + pv->nprocs : 0;
 }
 
 static int

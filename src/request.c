@@ -10,6 +10,7 @@
 #include "config.h"
 #include "dag.h"
 #include "extract.h"
+#include "keyhash.h"
 #include "plan.h"
 #include "util.h"
 
@@ -261,8 +262,9 @@ spec_prefix(struct spec *s, double cmin)
 	    (long)(n / REQUEST_BYTES_PER_TOKEN) >= s->cache_min;
 }
 
-int
-request_spec(struct spec *s, struct plan *p, const struct task *t,
+/* Resolve every setting of t into s.  -1 and *errp on failure. */
+static int
+spec_resolve(struct spec *s, struct plan *p, const struct task *t,
     char **errp)
 {
 	double mt = DEFAULT_MAX_TOKENS, mi = (double)DEFAULT_MAX_INPUT;
@@ -318,6 +320,74 @@ request_spec(struct spec *s, struct plan *p, const struct task *t,
 	return 0;
 }
 
+/* The settings of the tasks that have none of their own, resolved
+ * once (see request_memo()). */
+static struct {
+	struct plan	*p;
+	struct spec	 spec;
+	int		 have;
+} memo;
+
+void
+request_memo(struct plan *p)
+{
+	if (memo.p != NULL)
+		spec_clear(&memo.spec);
+	memset(&memo, 0, sizeof(memo));
+	memo.p = p;
+}
+
+/* Whether t's settings are those of every task without its own (none by
+ * target or pattern, no global one expanded per task). */
+static int
+spec_common(struct plan *p, const struct task *t)
+{
+	return memo.p == p && plan_rule_settings_shared(p, t->rule);
+}
+
+int
+request_spec(struct spec *s, struct plan *p, const struct task *t,
+    char **errp)
+{
+	const struct spec *m = &memo.spec;
+	size_t i;
+	int checking;
+
+	if (!spec_common(p, t))
+		return spec_resolve(s, p, t, errp);
+	if (!memo.have) {
+		if (spec_resolve(&memo.spec, p, t, errp) == -1) {
+			spec_clear(&memo.spec);
+			return -1;
+		}
+		memo.have = 1;
+	}
+	checking = s->checking;
+	*s = *m;
+	s->checking = checking;
+	s->tier = xstrdup(m->tier);
+	s->provider = xstrdup(m->provider);
+	s->model = xstrdup(m->model);
+	s->base = xstrdup(m->base);
+	s->system = xstrdup(m->system);
+	s->context = m->context ? xstrdup(m->context) : NULL;
+	if (m->nctx > 0) {
+		s->ctxfiles = xreallocarray(NULL, m->nctx, sizeof(*s->ctxfiles));
+		s->ctxhash = xreallocarray(NULL, m->nctx, sizeof(*s->ctxhash));
+		for (i = 0; i < m->nctx; i++)
+			s->ctxfiles[i] = xstrdup(m->ctxfiles[i]);
+		memcpy(s->ctxhash, m->ctxhash, m->nctx * sizeof(*s->ctxhash));
+	}
+	s->prompt = t->rule->prompt ? t->rule->prompt : "";
+	if (!utf8_valid(s->prompt, strlen(s->prompt), NULL)) {
+		xasprintf(errp, "%s:%d: the prompt or system text of '%s' is "
+		    "not UTF-8", t->rule->loc.file, t->rule->loc.line,
+		    t->name);
+		return -1;
+	}
+	return 0;
+}
+
 void
 spec_clear(struct spec *s)
 {
@@ -346,42 +416,8 @@ is_input(const struct node *n)
 void
 request_key(struct spec *s, const struct task *t)
 {
-	json_t *root, *params, *inputs, *targets, *context;
-	char *text;
-	size_t i;
-
-	params = json_pack("{s:I}", "max_tokens", (json_int_t)s->max_tokens);
-	if (s->has_temperature)
-		json_object_set_new(params, "temperature",
-		    json_real(s->temperature));
-	inputs = json_array();
-	for (i = 0; i < t->nins; i++)
-		if (is_input(t->ins[i]))
-			json_array_append_new(inputs, json_pack("[s,s]",
-			    t->ins[i]->path, t->ins[i]->hash));
-	targets = json_array();
-	for (i = 0; i < t->nouts; i++)
-		json_array_append_new(targets, json_string(t->outs[i]->path));
-	context = json_array();
-	for (i = 0; i < s->nctx; i++)
-		json_array_append_new(context, json_pack("[s,s]",
-		    s->ctxfiles[i], s->ctxhash[i]));
-	root = json_pack("{s:i, s:s, s:s, s:s, s:o, s:s, s:o, s:s, s:o}",
-	    "format", REQUEST_FORMAT, "provider", s->provider, "base",
-	    s->base, "model", s->model, "params", params, "system", s->system,
-	    "inputs", inputs, "prompt", s->prompt, "targets", targets);
-	if (root == NULL)
-		fatal("cannot form the key of '%s': a string is not UTF-8",
-		    t->name);
-	/* Only a plan with context has the member, so other keys keep
-	 * their value. */
-	if (s->nctx > 0)
-		json_object_set(root, "context", context);
-	json_decref(context);
-	text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
-	sha256_hex(text, strlen(text), s->key);
-	free(text);
-	json_decref(root);
+	/* The canonical JSON of the members, streamed into SHA-256. */
+	keyhash_request(s, t, s->key);
 }
 
 /* The shortest fence of backticks longer than any run inside text. */

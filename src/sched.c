@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "budget.h"
 #include "cache.h"
 #include "dag.h"
+#include "explain.h"
 #include "extract.h"
 #include "http.h"
 #include "log.h"
@@ -23,6 +25,7 @@
 #include "report.h"
 #include "request.h"
 #include "state.h"
+#include "store.h"
 #include "util.h"
 #include "warm.h"
 
@@ -32,7 +35,8 @@ enum need {
 	NEED_CACHE,		/* the cache has the answer */
 	NEED_REQUEST,		/* a model must be asked */
 	NEED_LATER,		/* depends on a task that will change */
-	NEED_ERROR		/* its request cannot be formed */
+	NEED_ERROR,		/* its request cannot be formed */
+	NEED_REFUSED		/* stale, and a target was edited by hand */
 };
 
 /* The scheduler's data for one task (task->run). */
@@ -56,6 +60,7 @@ struct run {
 	int		 rounds;	/* continuations asked */
 	struct usage	 usage;		/* over all rounds */
 	double		 seconds;	/* over all rounds */
+	const char	*edited;	/* a target edited by hand, or NULL */
 };
 
 struct sched {
@@ -63,6 +68,8 @@ struct sched {
 	struct dag		 *dag;
 	const struct sched_opts	 *opts;
 	struct lock		  lock;
+	struct store		 *store;	/* .planmake and the lock */
+	struct run		 *runs;		/* each task's, in one block */
 	char			 *cachedir;
 	struct provider		 *prov;
 	struct http		 *bhttp;	/* for batches */
@@ -99,19 +106,23 @@ on_signal(int sig)
 	interrupted += sig == SIGTERM ? 2 : 1;
 }
 
-/* The content hash of n, reading the file once per run. */
+/* The content hash of n, once per run, and read only when the file's
+ * stat is not the one recorded with its hash. */
 static int
-node_hash(struct node *n, char **errp)
+node_hash(struct sched *s, struct node *n, char **errp)
 {
-	struct buf b = { 0 };
+	int rc;
 
 	if (n->hashed || n->phony)
 		return 0;
-	if (file_read(n->path, &b, errp) == -1)
+	if ((rc = store_hash(s->store, n->path, n->hash, errp)) == -1)
 		return -1;
-	sha256_hex(b.data ? b.data : "", b.len, n->hash);
+	if (rc == 0) {
+		xasprintf(errp, "cannot open %s: %s", n->path,
+		    strerror(ENOENT));
+		return -1;
+	}
 	n->hashed = 1;
-	buf_free(&b);
 	return 0;
 }
 
@@ -142,7 +153,7 @@ task_prepare(struct sched *s, struct task *t, char **errp)
 	size_t i;
 
 	for (i = 0; i < t->nins; i++)
-		if (node_hash(t->ins[i], errp) == -1)
+		if (node_hash(s, t->ins[i], errp) == -1)
 			return -1;
 	if (!r->have_spec) {
 		if (request_spec(&r->spec, s->plan, t, errp) == -1) {
@@ -155,15 +166,33 @@ task_prepare(struct sched *s, struct task *t, char **errp)
 	return 0;
 }
 
+/* Whether --force names path (or the whole build is forced). */
+static int
+forced(struct sched *s, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < s->opts->nforce; i++)
+		if (strcmp(s->opts->force[i], path) == 0)
+			return 1;
+	return 0;
+}
+
 /* Whether every target of t was written by this very request and is
- * still there.  Sets *why to the first reason it is not. */
+ * still there.  Sets *why to the first reason it is not, and r->edited
+ * to a target whose content is not what planmake wrote there (unless
+ * -B or --force lets it be overwritten). */
 static int
 task_uptodate(struct sched *s, struct task *t, char **why)
 {
+	struct run *r = t->run;
 	struct lock_entry *e;
-	struct stat st;
+	struct node *o;
+	char hash[65], *err = NULL, *diff;
 	size_t i;
+	int ok = 1, rc;
 
+	r->edited = NULL;
 	if (t->phony) {
 		xasprintf(why, "it is .PHONY");
 		return 0;
@@ -173,23 +202,77 @@ task_uptodate(struct sched *s, struct task *t, char **why)
 		return 0;
 	}
 	for (i = 0; i < t->nouts; i++) {
-		e = lock_get(&s->lock, t->outs[i]->path);
+		o = t->outs[i];
+		e = lock_get(&s->lock, o->path);
 		if (e == NULL || e->path[0] == '\0') {
-			xasprintf(why, "'%s' is not in planmake.lock",
-			    t->outs[i]->path);
-			return 0;
+			if (ok)
+				xasprintf(why, "'%s' is not in planmake.lock",
+				    o->path);
+			ok = 0;
+			continue;
 		}
-		if (strcmp(e->key, ((struct run *)t->run)->spec.key) != 0) {
-			xasprintf(why, "its request changed (prompt, "
-			    "settings or inputs)");
-			return 0;
+		if (ok && strcmp(e->key, r->spec.key) != 0) {
+			/* The first difference, only when it is shown: a
+			 * manifest read for each of 100,000 tasks is not
+			 * free. */
+			diff = s->opts->dry_run || log_level >= LOG_VERBOSE ||
+			    log_debugging(LOG_EXPLAIN) ? explain_diff(
+			    s->opts->statedir, e->key, &r->spec, t) : NULL;
+			if (diff != NULL)
+				xasprintf(why, "its request changed: %s",
+				    diff);
+			else
+				xasprintf(why, "its request changed (prompt, "
+				    "settings or inputs)");
+			free(diff);
+			ok = 0;
 		}
-		if (stat(t->outs[i]->path, &st) == -1) {
-			xasprintf(why, "'%s' is missing", t->outs[i]->path);
-			return 0;
+		if ((rc = store_hash(s->store, o->path, hash, &err)) == -1) {
+			if (ok)
+				*why = err;
+			else
+				free(err);
+			err = NULL;
+			ok = 0;
+			continue;
 		}
+		if (rc == 0) {
+			if (ok)
+				xasprintf(why, "'%s' is missing", o->path);
+			ok = 0;
+			continue;
+		}
+		/* What its readers will see, unless t writes it anew. */
+		memcpy(o->hash, hash, sizeof(hash));
+		o->hashed = 1;
+		if (forced(s, o->path)) {
+			if (ok)
+				xasprintf(why, "--force=%s was given",
+				    o->path);
+			ok = 0;
+		} else if (strcmp(hash, e->hash) != 0 && r->edited == NULL)
+			r->edited = o->path;
 	}
-	return 1;
+	return ok;
+}
+
+static void	skip_dependents(struct sched *s, struct task *t);
+
+/* Fail t, whose target r->edited was edited by hand, without asking;
+ * tasks that do not depend on it go on. */
+static void
+task_refuse(struct sched *s, struct task *t)
+{
+	struct run *r = t->run;
+
+	log_error("task '%s' failed: '%s' was edited since planmake wrote "
+	    "it, and planmake does not overwrite it (--force=%s overwrites "
+	    "it; -B rebuilds everything, overwriting edits)", t->name,
+	    r->edited, r->edited);
+	t->state = TASK_FAILED;
+	s->nfailed++;
+	s->nfinished++;
+	skip_dependents(s, t);
 }
 
 /* Whether the cache holds an answer for key (without reading it). */
@@ -290,8 +373,19 @@ sched_assess(struct sched *s)
 		if (task_prepare(s, t, &err) == -1) {
 			r->need = NEED_ERROR;
 			r->why = err;
-		} else if (task_uptodate(s, t, &r->why))
+		} else if (task_uptodate(s, t, &r->why)) {
 			r->need = NEED_NOTHING;
+			if (r->edited != NULL && !s->opts->question)
+				log_warning("'%s' is not what planmake wrote "
+				    "(edited by hand?); it is left as it is, "
+				    "and what reads it sees the edit "
+				    "(--force=%s rewrites it)", r->edited,
+				    r->edited);
+			/* Nothing more is needed of its request. */
+			spec_clear(&r->spec);
+			r->have_spec = 0;
+		} else if (r->edited != NULL)
+			r->need = NEED_REFUSED;
 		else if (cache_has(s, r->spec.key)) {
 			r->need = NEED_CACHE;
 			r->same_outs = locked_outputs(s, t);
@@ -301,24 +395,129 @@ sched_assess(struct sched *s)
 			r->why = err;
 		} else
 			r->need = NEED_REQUEST;
-		log_debug(LOG_EXPLAIN, "'%s': %s", t->name, r->need ==
-		    NEED_NOTHING ? "up to date" : r->why);
+		if (r->need != NEED_NOTHING)
+			log_debug(LOG_EXPLAIN, "'%s' is stale: %s", t->name,
+			    r->why);
 	}
 }
 
-/* -n: say what would happen to each task, on stdout. */
+/* What -n expects a request to cost: input tokens estimated from the
+ * bytes sent (about 4 a token), output at most max_tokens. */
+struct estimate {
+	long	in, out;
+	double	cost;		/* at most, USD; -1 when the price is unknown */
+};
+
+static void
+estimate(struct sched *s, struct task *t, struct estimate *est)
+{
+	struct run *r = t->run;
+	struct usage u = { 0 };
+	struct stat st;
+	size_t bytes, i;
+	char *err = NULL;
+
+	memset(est, 0, sizeof(*est));
+	if (!r->have_spec) {
+		if (request_spec(&r->spec, s->plan, t, &err) == -1) {
+			free(err);
+			est->cost = -1;
+			return;
+		}
+		r->have_spec = 1;
+	}
+	bytes = strlen(r->spec.system) + strlen(r->spec.prompt) + 20;
+	for (i = 0; i < t->nins; i++)
+		if (!t->ins[i]->phony)
+			bytes += strlen(t->ins[i]->path) + 16 +
+			    (stat(t->ins[i]->path, &st) == 0 ?
+			    (size_t)st.st_size : 0);
+	for (i = 0; i < t->nouts; i++)
+		bytes += strlen(t->outs[i]->path) + 3;
+	u.in = est->in = (long)(bytes / 4 + 1);
+	u.out = est->out = r->spec.max_tokens;
+	est->cost = provider_cost(r->spec.model, &u, 0);
+}
+
+/* " at most $X" or " price unknown". */
+static void
+cost_text(struct buf *b, double cost)
+{
+	if (cost < 0)
+		buf_addstr(b, "price unknown");
+	else
+		buf_printf(b, "at most $%.4f", cost);
+}
+
+/* -t explain: why each selected task is stale, on stdout. */
 static int
-sched_dry_run(struct sched *s)
+sched_explain(struct sched *s)
 {
 	struct task *t;
 	struct run *r;
-	size_t i, n = 0;
+	size_t i;
+	int stale = 0;
 
 	for (i = 0; i < s->dag->norder; i++) {
 		t = s->dag->order[i];
 		r = t->run;
 		if (t->rule->prompt == NULL)
 			continue;
+		if (r->need == NEED_NOTHING) {
+			printf("%s: up to date\n", t->name);
+			continue;
+		}
+		printf("%s: stale: %s\n", t->name, r->why);
+		stale = 1;
+	}
+	return stale;
+}
+
+/* What -n expects one tier to cost. */
+struct dry_tier {
+	const char	*tier;		/* borrowed from a task's spec */
+	double		 cost;
+	int		 unknown;
+};
+
+/* The slot of tier in the n of v (room for one more), made on first
+ * use. */
+static struct dry_tier *
+dry_tier(struct dry_tier *v, size_t *n, const char *tier)
+{
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		if (strcmp(v[i].tier, tier) == 0)
+			return &v[i];
+	memset(&v[*n], 0, sizeof(v[*n]));
+	v[*n].tier = tier;
+	return &v[(*n)++];
+}
+
+/* -n: say what would happen to each task, and what it would cost, on
+ * stdout. */
+static int
+sched_dry_run(struct sched *s)
+{
+	struct dry_tier *tiers, *ts;
+	size_t ntiers = 0;
+	struct estimate est;
+	struct buf b = { 0 };
+	struct task *t;
+	struct run *r;
+	size_t i, n = 0, nask = 0, nlater = 0, ncache = 0;
+	long in = 0, out = 0;
+	double cost = 0;
+	int unknown = 0;
+
+	tiers = xcalloc(s->dag->norder + 1, sizeof(*tiers));
+	for (i = 0; i < s->dag->norder; i++) {
+		t = s->dag->order[i];
+		r = t->run;
+		if (t->rule->prompt == NULL)
+			continue;
+		b.len = 0;
 		switch (r->need) {
 		case NEED_NOTHING:
 			log_note("'%s' is up to date", t->name);
@@ -326,24 +525,63 @@ sched_dry_run(struct sched *s)
 		case NEED_CACHE:
 			printf("restore %s from the cache (free): %s\n",
 			    t->name, r->why);
+			ncache++;
 			break;
 		case NEED_REQUEST:
-			printf("ask the %s tier (%s:%s) for %s: %s\n",
-			    r->spec.tier, r->spec.provider, r->spec.model,
-			    t->name, r->why);
-			break;
 		case NEED_LATER:
-			printf("maybe ask for %s: %s\n", t->name, r->why);
+			estimate(s, t, &est);
+			buf_printf(&b, "about %ld tokens in, at most %ld out, ",
+			    est.in, est.out);
+			cost_text(&b, est.cost);
+			if (r->need == NEED_REQUEST)
+				printf("ask the %s tier (%s:%s) for %s: %s; "
+				    "%s\n", r->spec.tier, r->spec.provider,
+				    r->spec.model, t->name, r->why, b.data);
+			else
+				printf("maybe ask for %s: %s; if asked, %s\n",
+				    t->name, r->why, b.data);
+			in += est.in;
+			out += est.out;
+			ts = dry_tier(tiers, &ntiers, r->spec.tier);
+			if (est.cost < 0)
+				unknown = ts->unknown = 1;
+			else {
+				cost += est.cost;
+				ts->cost += est.cost;
+			}
+			if (r->need == NEED_REQUEST)
+				nask++;
+			else
+				nlater++;
 			break;
 		case NEED_ERROR:
 			printf("cannot ask for %s: %s\n", t->name, r->why);
 			break;
+		case NEED_REFUSED:
+			printf("refuse %s: '%s' was edited by hand (%s); "
+			    "--force=%s would overwrite it\n", t->name,
+			    r->edited, r->why, r->edited);
+			break;
 		}
 		n++;
 	}
-	if (n == 0)
+	buf_free(&b);
+	if (n == 0) {
 		log_status("nothing to do: %zu task%s up to date", s->nprompt,
 		    s->nprompt == 1 ? "" : "s");
+		free(tiers);
+		return 0;
+	}
+	printf("would ask %zu task%s (and %zu more if what they read "
+	    "changes), restore %zu from the cache for free; about %ld tokens "
+	    "in, at most %ld out, at most $%.4f%s", nask, nask == 1 ? "" :
+	    "s", nlater, ncache, in, out, cost, unknown ?
+	    " and some of unknown price" : "");
+	for (i = 0; i < ntiers; i++)
+		printf("%s%s $%.4f%s", i ? ", " : " (", tiers[i].tier,
+		    tiers[i].cost, tiers[i].unknown ? "+?" : "");
+	printf("%s\n", ntiers ? ")" : "");
+	free(tiers);
 	return 0;
 }
 
@@ -597,27 +835,35 @@ task_apply(struct sched *s, struct task *t, const char *answer, size_t n,
 	if (e != NULL)
 		sched_cache_put(s, e);
 
-	/* Every target goes to a temporary file first, so that a target
-	 * that cannot be written leaves the others as they were. */
+	/* The journal hears of the targets before they change, so that
+	 * after a kill at any moment each holds what the lock or the
+	 * journal says.  Every target goes to a temporary file first, so
+	 * that one that cannot be written leaves the others as they were.
+	 * No fsync per file: the journal is synced in batches, and a file
+	 * renamed into place is whole or absent after a kill. */
+	for (i = 0; i < t->nouts; i++) {
+		sha256_hex(files[i].data, files[i].len, t->outs[i]->hash);
+		t->outs[i]->hashed = 1;
+	}
+	store_writing(s->store, t, &r->spec);
 	tmps = xcalloc(t->nouts, sizeof(*tmps));
 	for (i = 0; i < t->nouts && rc == 0; i++)
 		rc = file_stage(t->outs[i]->path, files[i].data, files[i].len,
-		    1, &tmps[i], errp);
+		    0, &tmps[i], errp);
 	for (i = 0; i < t->nouts; i++) {
 		if (rc == 0 && file_commit(tmps[i], t->outs[i]->path,
 		    errp) == -1)
 			rc = -1;
-		else if (rc == 0) {
-			sha256_hex(files[i].data, files[i].len,
-			    t->outs[i]->hash);
-			t->outs[i]->hashed = 1;
+		else if (rc == 0)
 			lock_set(&s->lock, t->outs[i]->path, r->spec.key,
 			    t->outs[i]->hash);
-		} else if (tmps[i] != NULL)
+		else if (tmps[i] != NULL)
 			unlink(tmps[i]);
 		free(tmps[i]);
 		free(files[i].data);
 	}
+	if (rc == 0)
+		store_written(s->store, t, &r->spec);
 	free(tmps);
 	free(files);
 	return rc;
@@ -743,6 +989,7 @@ task_from_cache(struct sched *s, struct task *t)
 		return -1;
 	}
 	cache_entry_clear(&e);
+	store_hit(s->store, r->spec.key);
 	task_status(s, t, "restored from the cache:");
 	s->ncached++;
 	task_finish(s, t, 1);
@@ -783,6 +1030,13 @@ task_start(struct sched *s, struct task *t)
 		task_finish(s, t, 1);
 		return;
 	}
+	if (r->need == NEED_NOTHING) {
+		/* So were its dependencies: nothing changed since. */
+		log_note("'%s' is up to date", t->name);
+		s->nuptodate++;
+		task_finish(s, t, 1);
+		return;
+	}
 	if (task_prepare(s, t, &err) == -1) {
 		task_fail(s, t, err);
 		free(err);
@@ -792,6 +1046,11 @@ task_start(struct sched *s, struct task *t)
 		log_note("'%s' is up to date", t->name);
 		s->nuptodate++;
 		task_finish(s, t, 1);
+		return;
+	}
+	if (r->edited != NULL) {
+		free(why);
+		task_refuse(s, t);
 		return;
 	}
 	log_note("'%s' runs: %s", t->name, why);
@@ -1213,8 +1472,10 @@ sched_loop(struct sched *s)
 		if (s->running > 0) {
 			provider_poll(s->prov, ms, on_done, s);
 			http_poll(s->bhttp, 0, NULL, 0, on_batch_http, s);
-		} else
+		} else if (s->bhttp != NULL)
 			http_poll(s->bhttp, ms, NULL, 0, on_batch_http, s);
+		else
+			poll(NULL, 0, ms);
 	}
 }
 
@@ -1250,12 +1511,14 @@ sched_report(struct sched *s, int rc, double t0)
 	}
 }
 
-/* Save the lock when the run changed it, and the durations (a failure
- * to save those is only a warning). */
+/* Save the lock when the run changed it, with the rest of the state,
+ * and let go of the state; and the durations (a failure to save those
+ * is only a warning). */
 static int
 sched_save(struct sched *s)
 {
 	char *err = NULL, *path;
+	int rc;
 
 	xasprintf(&path, "%s/durations", s->opts->statedir);
 	if (prio_durations_save(&s->durations, path, &err) == -1) {
@@ -1264,9 +1527,9 @@ sched_save(struct sched *s)
 		err = NULL;
 	}
 	free(path);
-	if (!s->lock.dirty)
-		return 0;
-	if (lock_save(&s->lock, s->opts->lockfile, &err) == -1) {
+	rc = store_close(s->store, &s->lock, &err);
+	s->store = NULL;
+	if (rc == -1) {
 		log_error("%s", err);
 		free(err);
 		return -1;
@@ -1289,7 +1552,6 @@ sched_free(struct sched *s)
 		free(r->user);
 		free(r->body);
 		buf_free(&r->answer);
-		free(r);
 		s->dag->tasks[i]->run = NULL;
 	}
 	report_free(&s->report);
@@ -1298,11 +1560,15 @@ sched_free(struct sched *s)
 	prio_heap_free(&s->ready);
 	free(s->prio);
 	prio_durations_free(&s->durations);
+	free(s->runs);
 	free(s->delayed);
 	free(s->cachedir);
 	provider_free(s->prov);
 	http_free(s->bhttp);
+	if (s->store != NULL)
+		sched_save(s);
 	lock_free(&s->lock);
+	request_memo(NULL);
 }
 
 /* The batch_poll setting: seconds between polls of a batch. */
@@ -1336,6 +1602,7 @@ static int
 sched_init(struct sched *s, struct plan *p, struct dag *d,
     const struct sched_opts *o)
 {
+	struct store_opts so;
 	struct task *t;
 	char *err = NULL, *path;
 	size_t i;
@@ -1357,9 +1624,15 @@ sched_init(struct sched *s, struct plan *p, struct dag *d,
 	xasprintf(&path, "%s/durations", o->statedir);
 	prio_durations_load(&s->durations, path);
 	free(path);
+	request_memo(p);
+	s->runs = xcalloc(d->ntasks, sizeof(*s->runs));	/* one block */
 	for (i = 0; i < d->ntasks; i++)
-		d->tasks[i]->run = xcalloc(1, sizeof(struct run));
-	if (lock_load(&s->lock, o->lockfile, &err) == -1) {
+		d->tasks[i]->run = &s->runs[i];
+	so.statedir = o->statedir;
+	so.lockfile = o->lockfile;
+	so.readonly = o->dry_run || o->question;
+	so.nowait = o->nowait;
+	if ((s->store = store_open(&so, &s->lock, &err)) == NULL) {
 		log_error("%s", err);
 		free(err);
 		return -1;
@@ -1390,12 +1663,15 @@ sched_run(struct plan *p, struct dag *d, const struct sched_opts *o)
 	}
 	sched_assess(&s);
 	sched_prioritise(&s);
+	file_stat_forget();
 	if (o->dry_run || o->question) {
 		for (i = 0; i < d->norder; i++)
 			if (((struct run *)d->order[i]->run)->need !=
 			    NEED_NOTHING)
 				rc = 1;
-		if (o->dry_run)
+		if (o->explain)
+			sched_explain(&s);
+		else if (o->dry_run)
 			sched_dry_run(&s);
 		sched_free(&s);
 		return o->question ? rc : 0;
@@ -1412,15 +1688,22 @@ sched_run(struct plan *p, struct dag *d, const struct sched_opts *o)
 	sigaction(SIGTERM, &sa, NULL);
 	sa.sa_handler = SIG_IGN;	/* a command that stops reading */
 	sigaction(SIGPIPE, &sa, NULL);
-	s.prov = provider_new(o->jobs);
-	xasprintf(&bdir, "%s/batches", o->statedir);
-	s.bhttp = http_new();
-	s.batches = batches_new(bdir, s.batch_poll, s.bhttp, on_batch_answer,
-	    &s, &err);
-	free(bdir);
-	if (err != NULL) {
-		log_warning("%s", err);
-		free(err);
+	/* libcurl is set up only when something may have to be asked (a
+	 * batch in progress means its tasks are not up to date either). */
+	for (i = 0; i < d->norder; i++)
+		if (((struct run *)d->order[i]->run)->need != NEED_NOTHING)
+			break;
+	if (i < d->norder) {
+		s.prov = provider_new(o->jobs);
+		xasprintf(&bdir, "%s/batches", o->statedir);
+		s.bhttp = http_new();
+		s.batches = batches_new(bdir, s.batch_poll, s.bhttp,
+		    on_batch_answer, &s, &err);
+		free(bdir);
+		if (err != NULL) {
+			log_warning("%s", err);
+			free(err);
+		}
 	}
 	for (i = 0; i < d->norder; i++)
 		if (d->order[i]->nblocked == 0)

@@ -184,16 +184,40 @@ hash_bytes(const void *p, size_t n)
 	return h;
 }
 
-/* The slot of key in m: where it is, or the empty slot it would go in. */
+/* The hash of n bytes for the map: eight bytes a step, mixed. */
+static uint64_t
+smap_hash(const char *s, size_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ n, w;
+
+	while (n >= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+		s += 8;
+		n -= 8;
+	}
+	w = 0;
+	memcpy(&w, s, n);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 29;
+	return h;
+}
+
+/* The slot of key (of hash h) in m: where it is, or the empty slot it
+ * would go in. */
 static size_t
-smap_slot(const struct smap *m, const char *key, size_t n)
+smap_slot(const struct smap *m, const char *key, size_t n, uint64_t h)
 {
 	size_t i, mask;
 
 	mask = m->cap - 1;
-	i = (size_t)hash_bytes(key, n) & mask;
+	i = (size_t)(uint32_t)h & mask;
 	while (m->keys[i] != NULL) {
-		if (strncmp(m->keys[i], key, n) == 0 && m->keys[i][n] == '\0')
+		if (m->hashes[i] == (uint32_t)h &&
+		    strncmp(m->keys[i], key, n) == 0 && m->keys[i][n] == '\0')
 			break;
 		i = (i + 1) & mask;
 	}
@@ -207,7 +231,7 @@ smap_getn(const struct smap *m, const char *key, size_t n)
 
 	if (m->cap == 0)
 		return NULL;
-	i = smap_slot(m, key, n);
+	i = smap_slot(m, key, n, smap_hash(key, n));
 	return m->keys[i] ? m->vals[i] : NULL;
 }
 
@@ -217,7 +241,8 @@ smap_get(const struct smap *m, const char *key)
 	return smap_getn(m, key, strlen(key));
 }
 
-/* Double the table, rehashing every key. */
+/* Double the table, placing every key by its stored hash (a table
+ * never has 2^32 slots, so 32 bits of it place a key). */
 static void
 smap_resize(struct smap *m)
 {
@@ -228,28 +253,35 @@ smap_resize(struct smap *m)
 	n.len = m->len;
 	n.keys = xcalloc(n.cap, sizeof(*n.keys));
 	n.vals = xcalloc(n.cap, sizeof(*n.vals));
+	n.hashes = xcalloc(n.cap, sizeof(*n.hashes));
 	for (i = 0; i < m->cap; i++) {
 		if (m->keys[i] == NULL)
 			continue;
-		j = smap_slot(&n, m->keys[i], strlen(m->keys[i]));
+		j = (size_t)m->hashes[i] & (n.cap - 1);
+		while (n.keys[j] != NULL)
+			j = (j + 1) & (n.cap - 1);
 		n.keys[j] = m->keys[i];
 		n.vals[j] = m->vals[i];
+		n.hashes[j] = m->hashes[i];
 	}
 	free(m->keys);
 	free(m->vals);
+	free(m->hashes);
 	*m = n;
 }
 
 void *
 smap_put(struct smap *m, const char *key, void *val)
 {
+	uint64_t h;
 	size_t i, n;
 	void *old;
 
 	if (m->len + 1 > m->cap / 2)
 		smap_resize(m);
 	n = strlen(key);
-	i = smap_slot(m, key, n);
+	h = smap_hash(key, n);
+	i = smap_slot(m, key, n, h);
 	if (m->keys[i] != NULL) {
 		old = m->vals[i];
 		m->vals[i] = val;
@@ -257,6 +289,7 @@ smap_put(struct smap *m, const char *key, void *val)
 	}
 	m->keys[i] = xstrndup(key, n);
 	m->vals[i] = val;
+	m->hashes[i] = (uint32_t)h;
 	m->len++;
 	return NULL;
 }
@@ -270,6 +303,7 @@ smap_free(struct smap *m)
 		free(m->keys[i]);
 	free(m->keys);
 	free(m->vals);
+	free(m->hashes);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -309,6 +343,65 @@ file_read(const char *path, struct buf *b, char **errp)
 	b->data[b->len] = '\0';
 	close(fd);
 	return 0;
+}
+
+/* What file_stat() keeps of a stat. */
+struct kept_stat {
+	off_t		size;
+	struct timespec	mtim, ctim;
+	ino_t		ino;
+	dev_t		dev;
+	mode_t		mode;
+};
+
+static struct smap	stat_memo;	/* path -> struct kept_stat *, or NULL */
+
+int
+file_stat(const char *path, struct stat *st)
+{
+	struct kept_stat *k;
+
+	if (stat(path, st) == -1)
+		return -1;
+	k = xmalloc(sizeof(*k));
+	k->size = st->st_size;
+	k->mtim = st->st_mtim;
+	k->ctim = st->st_ctim;
+	k->ino = st->st_ino;
+	k->dev = st->st_dev;
+	k->mode = st->st_mode;
+	free(smap_put(&stat_memo, path, k));
+	return 0;
+}
+
+int
+file_stat_take(const char *path, struct stat *st)
+{
+	struct kept_stat *k;
+
+	if (stat_memo.len == 0 || (k = smap_get(&stat_memo, path)) == NULL)
+		return 0;
+	memset(st, 0, sizeof(*st));
+	st->st_size = k->size;
+	st->st_mtim = k->mtim;
+	st->st_ctim = k->ctim;
+	st->st_ino = k->ino;
+	st->st_dev = k->dev;
+	st->st_mode = k->mode;
+	free(k);
+	smap_put(&stat_memo, path, NULL);	/* taken */
+	return 1;
+}
+
+void
+file_stat_forget(void)
+{
+	size_t i;
+
+	for (i = 0; i < stat_memo.cap; i++)
+		if (stat_memo.keys[i] != NULL)
+			free(stat_memo.vals[i]);
+	smap_free(&stat_memo);
 }
 
 int

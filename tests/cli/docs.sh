@@ -36,7 +36,7 @@ check "--version prints the version" grep -qE '^planmake [0-9]+\.[0-9]+' "$T/out
 # -d categories: what the program accepts is what the man page lists.
 "$PLANMAKE" -d nosuch >/dev/null 2>"$T/err"
 cats=$(sed -n 's/.*(known: \(.*\))$/\1/p' "$T/err" | tr -d ' ' | tr , '\n' | sort)
-mcats=$(awk '/^\.It Fl d /,/^\.It Fl f /' "$man" | sed -n 's/^\.Cm \([a-z]*\).*/\1/p' | sort)
+mcats=$(awk '/^\.It Fl d /,/^\.It Fl f /' "$man" | sed -n 's/^\.Cm \([a-z]*\).*/\1/p' | sort -u)
 check "-d categories match the man page ($(echo $cats))" \
     test -n "$cats" -a "$cats" = "$mcats"
 for c in $cats; do

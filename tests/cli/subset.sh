@@ -49,6 +49,12 @@ run() {		# run ARGS: pm, keeping the exit status in $st
 	st=$?
 }
 
+# asks: what -n said it would ask, without its cost estimates.
+asks() {
+	sed -e '/^would ask /d' -e 's/; about [0-9]* tokens in, .*$//' "$T/out" \
+	    >"$T/asks"
+}
+
 start_fake
 
 # --- the prompt text: variables, dollars, "#", blank lines, a tab off.
@@ -90,7 +96,8 @@ Planfile:8:20: warning: undefined variable 'HOME' left as written
 Planfile:8:32: warning: undefined variable 'PATH_UNSET' left as written
 EOF
 run -n
-same "prompt: -n output" "$T/out" <<'EOF'
+asks
+same "prompt: -n output" "$T/asks" <<'EOF'
 ask the cheap tier (anthropic:claude-haiku-4-5) for out.txt: 'out.txt' is not in planmake.lock
 EOF
 
@@ -158,11 +165,13 @@ one.md two.md	cheap	anthropic:claude-haiku-4-5
 three.md	strong	anthropic:claude-sonnet-4-5
 EOF
 run -n
-same "default goal: the first rule's targets only" "$T/out" <<'EOF'
+asks
+same "default goal: the first rule's targets only" "$T/asks" <<'EOF'
 ask the cheap tier (anthropic:claude-haiku-4-5) for one.md: 'one.md' is not in planmake.lock
 EOF
 run -n three.md
-same "default goal: a TARGET argument overrides it" "$T/out" <<'EOF'
+asks
+same "default goal: a TARGET argument overrides it" "$T/asks" <<'EOF'
 ask the strong tier (anthropic:claude-sonnet-4-5) for three.md: 'three.md' is not in planmake.lock
 EOF
 run
@@ -188,7 +197,8 @@ visible.txt: SPEC.md
 >Visible.
 PF
 run -n
-same "default goal: a '.name' rule is not the first rule" "$T/out" <<'EOF'
+asks
+same "default goal: a '.name' rule is not the first rule" "$T/asks" <<'EOF'
 ask the cheap tier (anthropic:claude-haiku-4-5) for visible.txt: 'visible.txt' is not in planmake.lock
 EOF
 

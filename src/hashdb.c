@@ -1,0 +1,429 @@
+#include "hashdb.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "log.h"
+#include "util.h"
+
+/* The file: a header, the records, and the SHA-256 of all before it.
+ *	header	"PMHASHDB", u32 version, u32 0x01020304 (byte order),
+ *		u64 record count, u64 reserved
+ *	record	u64 size, u64 inode, u64 device, i64 mtime, i64 ctime,
+ *		i64 hashed (ns since the epoch, when the hash was taken),
+ *		32 bytes SHA-256, u32 path length, the path (no NUL)
+ * Integers are in the byte order of the machine that wrote the file; a
+ * file from another order is simply not used. */
+#define MAGIC		"PMHASHDB"
+#define HEADER_LEN	32
+#define RECORD_LEN	84
+#define ORDER_MARK	0x01020304u
+
+struct hrec {
+	uint64_t	size, ino, dev;
+	int64_t		mtime, ctime, hashed;
+	unsigned char	hash[32];
+	int		used;		/* looked at in this run */
+	int		heap;		/* allocated alone, not in db->bulk */
+};
+
+struct hashdb {
+	struct smap	 map;		/* path -> struct hrec * */
+	struct hrec	*bulk;		/* the records loaded, one array */
+	size_t		 nreads;
+	int		 dirty;
+	struct buf	 content;	/* reused for each file read */
+};
+
+struct hashdb *
+hashdb_new(void)
+{
+	return xcalloc(1, sizeof(struct hashdb));
+}
+
+static void
+hashdb_clear(struct hashdb *db)
+{
+	size_t i;
+
+	for (i = 0; i < db->map.cap; i++) {
+		struct hrec *r = db->map.vals[i];
+
+		if (db->map.keys[i] != NULL && r->heap)
+			free(r);
+	}
+	smap_free(&db->map);
+	free(db->bulk);
+	db->bulk = NULL;
+}
+
+void
+hashdb_free(struct hashdb *db)
+{
+	if (db == NULL)
+		return;
+	hashdb_clear(db);
+	buf_free(&db->content);
+	free(db);
+}
+
+static int64_t
+ts_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+static int64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts_ns(&ts);
+}
+
+static void
+to_hex(const unsigned char *h, char out[65])
+{
+	static const char digits[] = "0123456789abcdef";
+	int i;
+
+	for (i = 0; i < 32; i++) {
+		out[2 * i] = digits[h[i] >> 4];
+		out[2 * i + 1] = digits[h[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+static int
+from_hex(const char *s, unsigned char *h)
+{
+	int i, hi, lo;
+
+	for (i = 0; i < 32; i++) {
+		hi = s[2 * i] <= '9' ? s[2 * i] - '0' : s[2 * i] - 'a' + 10;
+		lo = s[2 * i + 1] <= '9' ? s[2 * i + 1] - '0' :
+		    s[2 * i + 1] - 'a' + 10;
+		if (hi < 0 || hi > 15 || lo < 0 || lo > 15)
+			return -1;
+		h[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+/* Fill r's stat fields from st. */
+static void
+rec_stat(struct hrec *r, const struct stat *st)
+{
+	r->size = (uint64_t)st->st_size;
+	r->ino = (uint64_t)st->st_ino;
+	r->dev = (uint64_t)st->st_dev;
+	r->mtime = ts_ns(&st->st_mtim);
+	r->ctime = ts_ns(&st->st_ctim);
+}
+
+/* The record of path, created empty when there is none. */
+static struct hrec *
+rec_get(struct hashdb *db, const char *path)
+{
+	struct hrec *r;
+
+	if ((r = smap_get(&db->map, path)) == NULL) {
+		r = xcalloc(1, sizeof(*r));
+		r->heap = 1;
+		smap_put(&db->map, path, r);
+	}
+	return r;
+}
+
+/* Read n bytes of f into p, adding them to the checksum.  -1 at a short
+ * read. */
+static int
+take(FILE *f, EVP_MD_CTX *md, void *p, size_t n)
+{
+	if (fread(p, 1, n, f) != n)
+		return -1;
+	EVP_DigestUpdate(md, p, n);
+	return 0;
+}
+
+int
+hashdb_load(struct hashdb *db, const char *path, char **errp)
+{
+	unsigned char head[HEADER_LEN], rec[RECORD_LEN], sum[32], want[32];
+	char name[4097];
+	uint64_t count, i;
+	uint32_t version, order, plen;
+	unsigned int mdlen;
+	EVP_MD_CTX *md;
+	struct hrec *r;
+	double t0 = now_mono();
+	FILE *f;
+
+	/* Streamed, so that a large store costs no buffer of its size. */
+	if ((f = fopen(path, "rb")) == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		xasprintf(errp, "cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if ((md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+		fatal("SHA-256 failed");
+	if (take(f, md, head, HEADER_LEN) == -1 ||
+	    memcmp(head, MAGIC, 8) != 0)
+		goto bad;
+	memcpy(&version, head + 8, 4);
+	memcpy(&order, head + 12, 4);
+	memcpy(&count, head + 16, 8);
+	if (order != ORDER_MARK || version != HASHDB_VERSION) {
+		xasprintf(errp, "%s is of another format (version %u); "
+		    "hashing every file again", path, (unsigned)version);
+		EVP_MD_CTX_free(md);
+		fclose(f);
+		return -1;
+	}
+	if (count > 100000000)
+		goto bad;
+	db->bulk = xcalloc((size_t)count, sizeof(*db->bulk));
+	for (i = 0; i < count; i++) {
+		if (take(f, md, rec, RECORD_LEN) == -1)
+			goto bad;
+		r = &db->bulk[i];
+		memcpy(&r->size, rec, 8);
+		memcpy(&r->ino, rec + 8, 8);
+		memcpy(&r->dev, rec + 16, 8);
+		memcpy(&r->mtime, rec + 24, 8);
+		memcpy(&r->ctime, rec + 32, 8);
+		memcpy(&r->hashed, rec + 40, 8);
+		memcpy(r->hash, rec + 48, 32);
+		memcpy(&plen, rec + 80, 4);
+		if (plen == 0 || plen >= sizeof(name) ||
+		    take(f, md, name, plen) == -1 ||
+		    memchr(name, '\0', plen) != NULL)
+			goto bad;
+		name[plen] = '\0';
+		smap_put(&db->map, name, r);	/* a path is saved once */
+	}
+	if (EVP_DigestFinal_ex(md, sum, &mdlen) != 1 ||
+	    fread(want, 1, 32, f) != 32 || memcmp(sum, want, 32) != 0 ||
+	    fgetc(f) != EOF)
+		goto bad;
+	EVP_MD_CTX_free(md);
+	fclose(f);
+	log_debug(LOG_STATE, "%s: %zu file hashes, loaded in %.1f ms", path,
+	    db->map.len, (now_mono() - t0) * 1000);
+	return 0;
+bad:
+	xasprintf(errp, "%s is damaged; hashing every file again", path);
+	hashdb_clear(db);
+	EVP_MD_CTX_free(md);
+	fclose(f);
+	return -1;
+}
+
+static void
+put_rec(struct buf *b, const char *path, const struct hrec *r)
+{
+	unsigned char rec[RECORD_LEN];
+	uint32_t plen = (uint32_t)strlen(path);
+
+	memcpy(rec, &r->size, 8);
+	memcpy(rec + 8, &r->ino, 8);
+	memcpy(rec + 16, &r->dev, 8);
+	memcpy(rec + 24, &r->mtime, 8);
+	memcpy(rec + 32, &r->ctime, 8);
+	memcpy(rec + 40, &r->hashed, 8);
+	memcpy(rec + 48, r->hash, 32);
+	memcpy(rec + 80, &plen, 4);
+	buf_add(b, rec, sizeof(rec));
+	buf_add(b, path, plen);
+}
+
+int
+hashdb_save(struct hashdb *db, const char *path,
+    int (*keep)(const char *path, void *arg), void *arg, char **errp)
+{
+	unsigned char sum[32];
+	struct buf b = { 0 };
+	uint32_t version = HASHDB_VERSION, order = ORDER_MARK;
+	uint64_t count = 0, zero = 0;
+	char hex[65];
+	size_t i;
+	int rc;
+
+	if (!db->dirty)
+		return 0;
+	buf_grow(&b, HEADER_LEN + db->map.len * (RECORD_LEN + 32) + 32);
+	buf_add(&b, MAGIC, 8);
+	buf_add(&b, &version, 4);
+	buf_add(&b, &order, 4);
+	buf_add(&b, &count, 8);
+	buf_add(&b, &zero, 8);
+	for (i = 0; i < db->map.cap; i++) {
+		const char *k = db->map.keys[i];
+		struct hrec *r = db->map.vals[i];
+
+		if (k == NULL || r->hashed == 0)
+			continue;
+		if (!r->used && keep != NULL && !keep(k, arg))
+			continue;
+		put_rec(&b, k, r);
+		count++;
+	}
+	memcpy(b.data + 16, &count, 8);
+	sha256_hex(b.data, b.len, hex);
+	from_hex(hex, sum);
+	buf_add(&b, sum, 32);
+	rc = file_write_atomic(path, b.data, b.len, 0, errp);
+	buf_free(&b);
+	if (rc == 0)
+		db->dirty = 0;
+	return rc;
+}
+
+/* Read all of fd into b, from its start.  -1 with errno on failure. */
+static int
+read_fd(int fd, struct buf *b)
+{
+	ssize_t n;
+
+	b->len = 0;
+	for (;;) {
+		buf_grow(b, 65536);
+		n = read(fd, b->data + b->len, b->cap - b->len - 1);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		b->len += (size_t)n;
+	}
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+/* Whether record r still tells the content of a file of stat st. */
+static int
+rec_fresh(const struct hrec *r, const struct stat *st, const char **why)
+{
+	if (r->hashed == 0) {
+		*why = "first time";
+		return 0;
+	}
+	if (r->size != (uint64_t)st->st_size ||
+	    r->mtime != ts_ns(&st->st_mtim) ||
+	    r->ctime != ts_ns(&st->st_ctim) ||
+	    r->ino != (uint64_t)st->st_ino || r->dev != (uint64_t)st->st_dev) {
+		*why = "its stat changed";
+		return 0;
+	}
+	if (r->mtime >= r->hashed - HASHDB_RACY_NS ||
+	    r->ctime >= r->hashed - HASHDB_RACY_NS) {
+		*why = "modified too close to when it was hashed (racy)";
+		return 0;
+	}
+	return 1;
+}
+
+int
+hashdb_hash(struct hashdb *db, const char *path, char out[65], char **errp)
+{
+	struct stat st;
+	struct hrec *r;
+	const char *why;
+	int64_t t;
+	int fd;
+
+	/* The graph may have stat'ed a source already in this run. */
+	if (!file_stat_take(path, &st) && stat(path, &st) == -1) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;
+		xasprintf(errp, "cannot stat %s: %s", path, strerror(errno));
+		return -1;
+	}
+	r = smap_get(&db->map, path);
+	if (r != NULL && rec_fresh(r, &st, &why)) {
+		r->used = 1;
+		to_hex(r->hash, out);
+		return 1;
+	}
+	if (r == NULL)
+		why = "first time";
+
+	/* The time is taken before reading, so that a write during the
+	 * read falls in the racy window. */
+	t = now_ns();
+	if ((fd = open(path, O_RDONLY)) == -1 || fstat(fd, &st) == -1) {
+		xasprintf(errp, "cannot open %s: %s", path, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		xasprintf(errp, "cannot read %s: Is a directory", path);
+		close(fd);
+		return -1;
+	}
+	if (read_fd(fd, &db->content) == -1) {
+		xasprintf(errp, "cannot read %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	db->nreads++;
+	log_debug(LOG_STATE, "%s %s: %s", r && r->hashed ? "rehash" : "hash",
+	    path, why);
+	sha256_hex(db->content.data ? db->content.data : "", db->content.len,
+	    out);
+	r = rec_get(db, path);
+	rec_stat(r, &st);
+	r->hashed = t;
+	from_hex(out, r->hash);
+	r->used = 1;
+	db->dirty = 1;
+	return 1;
+}
+
+void
+hashdb_record(struct hashdb *db, const char *path, const char hash[65])
+{
+	struct stat st;
+	struct hrec *r;
+	int64_t t;
+
+	t = now_ns();
+	r = rec_get(db, path);
+	db->dirty = 1;
+	if (stat(path, &st) == -1) {
+		r->hashed = 0;		/* not saved, never fresh */
+		return;
+	}
+	rec_stat(r, &st);
+	r->hashed = t;
+	from_hex(hash, r->hash);
+	r->used = 1;
+}
+
+size_t
+hashdb_reads(const struct hashdb *db)
+{
+	return db->nreads;
+}
+
+size_t
+hashdb_count(const struct hashdb *db)
+{
+	return db->map.len;
+}
