@@ -525,6 +525,21 @@ add_input(struct build *b, struct task *t, const char *path,
 	n->producer->rdepscap++;	/* counted here, filled later */
 }
 
+/* Whether path is one of t's targets. */
+static int
+makes(const struct task *t, const char *path)
+{
+	char *norm;
+	size_t i;
+	int rc = 0;
+
+	norm = dag_normpath(path);
+	for (i = 0; i < t->nouts && !rc; i++)
+		rc = strcmp(t->outs[i]->path, norm) == 0;
+	free(norm);
+	return rc;
+}
+
 /* Resolve t's context files and prerequisites into nodes and edges. */
 static void
 link_task(struct build *b, struct task *t)
@@ -554,7 +569,9 @@ link_task(struct build *b, struct task *t)
 		s += strspn(s, " \t\n");
 		if (*s == '\0')
 			continue;
-		add_input(b, t, s, &where, "the context file ");
+		/* The task that makes a context file does not read it. */
+		if (!makes(t, s))
+			add_input(b, t, s, &where, "the context file ");
 		i++;
 	}
 	free(ctx);

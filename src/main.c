@@ -94,6 +94,18 @@ check_settings(struct plan *p, struct dag *d, const char *path)
 	size_t i;
 	int n = 0, plain_done = 0;
 
+	/* A setting for a target no rule makes is most likely a misspelt
+	 * target: it would change nothing. */
+	for (i = 0; i < p->ntsets; i++) {
+		struct node *tn;
+
+		if (strchr(p->tsets[i]->target, '%') != NULL ||
+		    ((tn = dag_find(d, p->tsets[i]->target)) != NULL &&
+		    tn->producer != NULL))
+			continue;
+		diag_warning(&p->tsets[i]->loc, "'%s' is set for '%s', which "
+		    "no rule makes", p->tsets[i]->name, p->tsets[i]->target);
+	}
 	for (i = 0; i < d->ntasks && n < DIAG_MAX_ERRORS; i++) {
 		t = d->tasks[i];
 		if (t->rule->prompt == NULL)

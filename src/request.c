@@ -509,6 +509,19 @@ is_context(const struct spec *s, const char *path)
 	return 0;
 }
 
+/* Whether path is one of t's targets: a context file is not sent to
+ * the task that makes it. */
+static int
+is_target(const struct task *t, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < t->nouts; i++)
+		if (strcmp(t->outs[i]->path, path) == 0)
+			return 1;
+	return 0;
+}
+
 /* Whether path is a prerequisite of t that some task makes. */
 static int
 made_input(const struct task *t, const char *path)
@@ -537,8 +550,9 @@ spec_context(struct spec *s, struct plan *p, const struct task *t,
 	for (word = strtok_r(v, " \t\n", &save); word != NULL;
 	    word = strtok_r(NULL, " \t\n", &save)) {
 		path = dag_normpath(word);
-		if (is_context(s, path) || (s->checking &&
-		    (access(path, F_OK) == 0 || made_input(t, path)))) {
+		if (is_context(s, path) || is_target(t, path) ||
+		    (s->checking && (access(path, F_OK) == 0 ||
+		    made_input(t, path)))) {
 			free(path);
 			continue;
 		}

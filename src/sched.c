@@ -178,6 +178,42 @@ forced(struct sched *s, const char *path)
 	return 0;
 }
 
+/* Before path is written with the n bytes at data: a file there that
+ * planmake did not write (no lock entry, other content) or that changed
+ * since it did (edited by hand, perhaps while the request was in
+ * flight) is not overwritten, unless -B or --force=path.  -1 and *errp
+ * then; the answer is in the cache already. */
+static int
+target_guard(struct sched *s, const char *path, const char *data,
+    size_t n, char **errp)
+{
+	struct lock_entry *le;
+	struct buf b = { 0 };
+	char now[65], new[65], *err = NULL;
+
+	if (s->opts->always || forced(s, path))
+		return 0;
+	if (file_read(path, &b, &err) == -1) {
+		free(err);	/* absent (or unreadable: the write says) */
+		return 0;
+	}
+	sha256_hex(b.data ? b.data : "", b.len, now);
+	buf_free(&b);
+	le = lock_get(&s->lock, path);
+	if (le != NULL && le->path[0] != '\0' && strcmp(now, le->hash) == 0)
+		return 0;
+	sha256_hex(data, n, new);
+	if (strcmp(now, new) == 0)
+		return 0;	/* it holds the answer already */
+	xasprintf(errp, "'%s' %s; it is left as it is, and the answer is in "
+	    "the cache: --force=%s (or -B) writes it", path, le == NULL ?
+	    "exists, and planmake did not write it" : "was changed since "
+	    "planmake wrote it (edited by hand?)", path);
+	return -1;
+}
+
+static int	cache_has(struct sched *, const char *);
+
 /* Whether every target of t was written by this very request and is
  * still there.  Sets *why to the first reason it is not, and r->edited
  * to a target whose content is not what planmake wrote there (unless
@@ -209,6 +245,16 @@ task_uptodate(struct sched *s, struct task *t, char **why)
 				xasprintf(why, "'%s' is not in planmake.lock",
 				    o->path);
 			ok = 0;
+			/* A file there that planmake never wrote is a
+			 * person's: refused before anything is asked, unless
+			 * the cache holds an answer (target_guard() then
+			 * compares it with the file). */
+			if (r->edited == NULL && !forced(s, o->path) &&
+			    store_hash(s->store, o->path, hash, &err) == 1 &&
+			    !cache_has(s, r->spec.key))
+				r->edited = o->path;
+			free(err);
+			err = NULL;
 			continue;
 		}
 		if (ok && strcmp(e->key, r->spec.key) != 0) {
@@ -265,10 +311,11 @@ task_refuse(struct sched *s, struct task *t)
 {
 	struct run *r = t->run;
 
-	log_error("task '%s' failed: '%s' was edited since planmake wrote "
-	    "it, and planmake does not overwrite it (--force=%s overwrites "
-	    "it; -B rebuilds everything, overwriting edits)", t->name,
-	    r->edited, r->edited);
+	log_error("task '%s' failed: '%s' %s, and planmake does not "
+	    "overwrite it (--force=%s overwrites it; -B rebuilds everything, "
+	    "overwriting edits)", t->name, r->edited,
+	    lock_get(&s->lock, r->edited) == NULL ? "exists but planmake did "
+	    "not write it" : "was edited since planmake wrote it", r->edited);
 	t->state = TASK_FAILED;
 	s->nfailed++;
 	s->nfinished++;
@@ -371,6 +418,19 @@ sched_assess(struct sched *s)
 			continue;
 		err = NULL;
 		if (task_prepare(s, t, &err) == -1) {
+			/* An input the cache is about to restore cannot be
+			 * read yet: the task is judged when it starts. */
+			for (k = 0; k < t->ndeps; k++)
+				if (((struct run *)t->deps[k]->run)->need ==
+				    NEED_CACHE)
+					break;
+			if (k < t->ndeps) {
+				r->need = NEED_LATER;
+				xasprintf(&r->why, "it reads '%s', which the "
+				    "cache restores first", t->deps[k]->name);
+				free(err);
+				continue;
+			}
 			r->need = NEED_ERROR;
 			r->why = err;
 		} else if (task_uptodate(s, t, &r->why)) {
@@ -542,7 +602,8 @@ sched_dry_run(struct sched *s)
 				    t->name, r->why, b.data);
 			in += est.in;
 			out += est.out;
-			ts = dry_tier(tiers, &ntiers, r->spec.tier);
+			ts = dry_tier(tiers, &ntiers, r->spec.tier ?
+			    r->spec.tier : "?");
 			if (est.cost < 0)
 				unknown = ts->unknown = 1;
 			else {
@@ -558,9 +619,11 @@ sched_dry_run(struct sched *s)
 			printf("cannot ask for %s: %s\n", t->name, r->why);
 			break;
 		case NEED_REFUSED:
-			printf("refuse %s: '%s' was edited by hand (%s); "
-			    "--force=%s would overwrite it\n", t->name,
-			    r->edited, r->why, r->edited);
+			printf("refuse %s: '%s' %s (%s); --force=%s would "
+			    "overwrite it\n", t->name, r->edited,
+			    lock_get(&s->lock, r->edited) == NULL ?
+			    "exists but planmake did not write it" :
+			    "was edited by hand", r->why, r->edited);
 			break;
 		}
 		n++;
@@ -834,6 +897,15 @@ task_apply(struct sched *s, struct task *t, const char *answer, size_t n,
 	}
 	if (e != NULL)
 		sched_cache_put(s, e);
+	for (i = 0; i < t->nouts && rc == 0; i++)
+		rc = target_guard(s, t->outs[i]->path, files[i].data,
+		    files[i].len, errp);
+	if (rc == -1) {
+		for (i = 0; i < t->nouts; i++)
+			free(files[i].data);
+		free(files);
+		return -1;
+	}
 
 	/* The journal hears of the targets before they change, so that
 	 * after a kill at any moment each holds what the lock or the
@@ -1501,8 +1573,14 @@ sched_report(struct sched *s, int rc, double t0)
 		else if (t->state == TASK_SKIPPED && t->rule->prompt)
 			report_list(rp, REPORT_SKIPPED, t->name);
 		else if (t->state != TASK_DONE && t->state != TASK_SKIPPED &&
-		    t->rule->prompt)
-			report_list(rp, REPORT_UNDONE, t->name);
+		    t->rule->prompt) {
+			/* Never started because the build stopped, but it
+			 * was up to date, as were all it reads. */
+			if (((struct run *)t->run)->need == NEED_NOTHING)
+				rp->nuptodate++;
+			else
+				report_list(rp, REPORT_UNDONE, t->name);
+		}
 	}
 	report_print(rp);
 	if (s->opts->json && report_json(rp, rc, stdout, &err) == -1) {

@@ -82,4 +82,10 @@ check "SIGTERM exits 130" test $st -eq 130
 check "SIGTERM aborts, saying so" grep -q 'interrupted: aborting' "$T/err"
 check "an interrupted run does not claim all is up to date" \
     sh -c "! grep -q 'nothing to do' '$T/err'"
+# A setting for a target no rule makes is a misspelt target: a warning.
+printf 'REVIEW.md:\n\tReview.\nREVEIW.md: tier = strong\n' >"$T/w/Typo"
+pm -f Typo -t check
+check "a setting for a target no rule makes: still exit 0" test $? -eq 0
+check "... with a warning at its place" \
+    grep -qx "Typo:3:12: warning: 'tier' is set for 'REVEIW.md', which no rule makes" "$T/err"
 finish

@@ -72,7 +72,7 @@ cat >"$T/script.json" <<'JS'
 JS
 sleep 1.1
 : >"$T/fake.log"
-pm -k
+pm -k --force=b.txt
 check "bad answer exits 1" test $? -eq 1
 check "a path that is not a target is refused" grep -q "b.txt' failed: answer names 'x.txt', which is not a target" "$T/err"
 check "the refused answer is kept" grep -q 'not mine' "$T/w/.planmake/failed/b.txt.answer"
@@ -88,7 +88,7 @@ cat >"$T/script.json" <<'JS'
 JS
 sleep 1.1
 : >"$T/fake.log"
-pm -k
+pm -k --force=b.txt
 check "cut body and dropped connection recover" test $? -eq 0
 check "cut body retried" test "$(requests_for a.txt)" -eq 2
 check "dropped connection retried" test "$(requests_for b.txt)" -eq 2

@@ -44,7 +44,7 @@ check "an answer has no overall time limit, only a stall limit" \
     grep -q 'debug: http: POST .*stall limit [0-9]* s, no overall limit' "$T/err"
 
 # max_tokens and temperature, from the plan and the command line.
-rm -rf "$T/w/.planmake" "$T/w/planmake.lock"
+rm -rf "$T/w/.planmake" "$T/w/planmake.lock" "$T/w"/*.txt
 : >"$T/fake.log"
 sed -i '1i max_tokens = 321\ntemperature = 0.5' "$T/w/Planfile"
 pm
