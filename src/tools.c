@@ -324,7 +324,6 @@ tool_clean(struct dag *d, const struct tool_opts *o, int argc, char **argv)
 	size_t i, n = 0, nrm = 0, nkept = 0;
 	int rc = 0, force = o->force, h;
 
-	(void)d;
 	for (i = 0; i < (size_t)argc; i++) {
 		if (strcmp(argv[i], "-f") == 0)
 			force = 1;
@@ -345,7 +344,12 @@ tool_clean(struct dag *d, const struct tool_opts *o, int argc, char **argv)
 	for (i = 0; i < l.bypath.cap; i++) {
 		struct lock_entry *e = l.bypath.vals[i];
 
-		if (l.bypath.keys[i] != NULL && e->path[0] != '\0')
+		struct node *tn;
+
+		/* Only this plan's targets: another plan may share the
+		 * directory, and so the lock. */
+		if (l.bypath.keys[i] != NULL && e->path[0] != '\0' &&
+		    (tn = dag_find(d, e->path)) != NULL && tn->producer != NULL)
 			paths[n++] = xstrdup(e->path);
 	}
 	qsort(paths, n, sizeof(*paths), path_cmp);

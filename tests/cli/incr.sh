@@ -279,18 +279,24 @@ rm "$T/w/b.txt"
 pm
 check "a kept entry still answers" test "$(requests)" -eq 0 -a -s "$T/w/b.txt"
 
-# -t clean: what planmake wrote goes, edited files stay unless forced.
+# -t clean: what planmake wrote goes, edited files stay unless forced;
+# another plan's targets in the same directory (and lock) stay.
 echo 'hand edit' >>"$T/w/c.txt"
+printf 'other.txt:\n\tWrite other.\n' >"$T/w/Other"
+pm -f Other
+check "another plan in the same directory builds" test -s "$T/w/other.txt"
 pm -t clean
+check "-t clean leaves another plan's target" test -s "$T/w/other.txt"
 check "-t clean exits 0" test $? -eq 0
 check "-t clean removes what planmake wrote" test ! -e "$T/w/a.txt" -a ! -e "$T/w/b.txt"
 check "-t clean keeps an edited file" grep -q 'hand edit' "$T/w/c.txt"
 check "-t clean says it kept it" grep -q "warning: kept 'c.txt': it was edited" "$T/err"
-check "-t clean forgets what it removed" test "$(grep -c '\.txt' "$T/w/planmake.lock")" -eq 1
+check "-t clean forgets what it removed" test "$(grep -c '\.txt' "$T/w/planmake.lock")" -eq 2
 check "-t clean leaves the inputs" test -s "$T/w/PLAN.md"
 pm -t clean -f
 check "-t clean -f removes edited files too" test ! -e "$T/w/c.txt"
-check "-t clean -f empties the lock" test "$(grep -c '\.txt' "$T/w/planmake.lock")" -eq 0
+check "-t clean -f empties the lock of this plan's targets" \
+    test "$(grep -c '\.txt' "$T/w/planmake.lock")" -eq 1
 
 # One writer at a time: a second run waits, naming the first.
 stop_fake
