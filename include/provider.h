@@ -55,6 +55,8 @@ struct outcome {
 					 * words and request id */
 	int		 kind;		/* enum fail_kind */
 	double		 retry_after;	/* seconds the server asks, or -1 */
+	int		 throttled;	/* a rate limit of an endpoint the
+					 * server or planmake holds back */
 	double		 seconds;	/* time taken */
 };
 

@@ -28,6 +28,7 @@ extern char	**environ;
 #define MAXRAW		(64u * 1024 * 1024)	/* bytes of a plain body */
 #define MAXHOLD		300.0	/* longest wait a rate-limit header sets */
 #define SLOT_WAIT	0.05	/* poll for a free slot this often, s */
+#define QUIET		60.0	/* s without a 429 before cwnd passes it */
 #define RESET_MARGIN	0.05	/* wait this much past a limit's reset, s */
 
 /* The limits of one endpoint, as the run has learnt them. */
@@ -41,6 +42,8 @@ struct limiter {
 	double		 next_start;	/* rpm: the next start, monotonic */
 	double		 hold_until;	/* nothing starts before, monotonic */
 	double		 last_cut;	/* when cwnd was last halved */
+	double		 ceiling;	/* cwnd at the last cut, or 0 */
+	long		 advertised;	/* requests-limit header, or 0 */
 	struct limiter	*next;
 };
 
@@ -810,7 +813,19 @@ limiter_wait(const struct limiter *l)
 		return l->next_start - now;
 	if (l->cwnd > 0 && l->inflight >= (int)l->cwnd)
 		return SLOT_WAIT;
+	/* More in flight than the window the server advertises can only
+	 * earn 429s. */
+	if (l->advertised > 0 && l->inflight >= l->advertised)
+		return SLOT_WAIT;
 	return 0;
+}
+
+/* Whether l is being throttled: held, or its concurrency lowered. */
+static int
+limiter_throttled(const struct limiter *l)
+{
+	return l->hold_until > now_mono() || l->cwnd > 0 ||
+	    l->advertised > 0;
 }
 
 static void
@@ -904,11 +919,24 @@ limiter_headers(struct limiter *l, const struct answer_meta *m)
 		{ "x-ratelimit-remaining-tokens",
 		    "x-ratelimit-reset-tokens", 0 },
 	};
+	static const char *const lims[] = {
+		"anthropic-ratelimit-requests-limit",
+		"x-ratelimit-limit-requests",
+	};
 	const char *rem, *reset;
 	struct timespec ts;
 	double wait, now = now_mono();
 	size_t i;
+	long v;
+	char *end;
 
+	for (i = 0; i < sizeof(lims) / sizeof(lims[0]); i++) {
+		if ((rem = meta_header(m, lims[i])) == NULL)
+			continue;
+		v = strtol(rem, &end, 10);
+		if (end != rem && *end == '\0' && v > 0)
+			l->advertised = v;
+	}
 	for (i = 0; i < sizeof(hs) / sizeof(hs[0]); i++) {
 		rem = meta_header(m, hs[i].remaining);
 		reset = meta_header(m, hs[i].reset);
@@ -941,13 +969,18 @@ limiter_headers(struct limiter *l, const struct answer_meta *m)
  * per round that succeeds. */
 static void
 limiter_done(struct limiter *l, int jobs, double start, long status,
-    const struct outcome *o)
+    struct outcome *o)
 {
 	double now = now_mono(), eff;
 
 	l->inflight--;
 	if (!o->ok && o->kind == FAIL_RETRY && (status == 429 ||
 	    status == 529)) {
+		/* The server says when to come back, or the endpoint was
+		 * already being slowed: waiting is the cure, not a sign the
+		 * task is broken. */
+		o->throttled = status == 429 && (o->retry_after > 0 ||
+		    limiter_throttled(l));
 		if (o->retry_after > 0 && now + o->retry_after > l->hold_until)
 			l->hold_until = now + (o->retry_after < MAXHOLD ?
 			    o->retry_after : MAXHOLD);
@@ -956,6 +989,7 @@ limiter_done(struct limiter *l, int jobs, double start, long status,
 		eff = l->inflight + 1;
 		if (l->cwnd > 0 && l->cwnd < eff)
 			eff = l->cwnd;
+		l->ceiling = eff;
 		l->cwnd = floor(eff / 2);
 		if (l->cwnd < 1)
 			l->cwnd = 1;
@@ -966,6 +1000,11 @@ limiter_done(struct limiter *l, int jobs, double start, long status,
 		return;
 	}
 	if (!o->ok || l->cwnd <= 0)
+		return;
+	/* Not back to where the last 429 came until a quiet while has
+	 * passed: probing it again only earns more. */
+	if (l->ceiling > 0 && l->cwnd + 1 >= l->ceiling &&
+	    now - l->last_cut < QUIET)
 		return;
 	l->grow += 1 / l->cwnd;
 	if (l->grow >= 1) {

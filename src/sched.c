@@ -29,6 +29,8 @@
 #include "util.h"
 #include "warm.h"
 
+#define THROTTLE_TRIES	30	/* rate limits of a held endpoint per try */
+
 /* What a task needs, as far as can be told before the build. */
 enum need {
 	NEED_NOTHING,		/* up to date */
@@ -49,6 +51,7 @@ struct run {
 	char		*user;		/* owned: the user text, while asked */
 	char		*body;		/* owned: the request, while asked */
 	int		 attempts;	/* of this round */
+	int		 throttled;	/* rate limits not counted there */
 	double		 retry_at;	/* monotonic time of the next try */
 	double		 worst;		/* USD reserved for its request */
 	double		 cost;		/* USD its answer cost */
@@ -1296,13 +1299,22 @@ on_failure(struct sched *s, struct task *t, struct outcome *o)
 	char *m;
 	double d;
 
+	/* A rate limit while the endpoint is held back is the wait
+	 * working, not the task failing: it has its own, larger cap. */
+	if (o->kind == FAIL_RETRY && o->throttled &&
+	    r->throttled < THROTTLE_TRIES) {
+		r->throttled++;
+		r->attempts--;
+	}
 	if (o->kind == FAIL_RETRY && r->attempts <= r->spec.retries &&
 	    !interrupted && !s->fatal) {
 		d = retry_delay(o, r->attempts, &r->spec);
 		if (d <= r->spec.retry_max_wait) {
 			log_note("'%s': %s; trying again in %.1f s", t->name,
 			    o->err, d);
-			task_delay(s, t, d, 0);
+			/* It keeps its slot: a new start in it would put
+			 * more than -j in flight when it comes back. */
+			task_delay(s, t, d, 1);
 			return;
 		}
 		xasprintf(&m, "%s; the server asks to wait %.0f s, longer "
