@@ -26,7 +26,6 @@
 extern char	**environ;
 
 #define MAXRAW		(64u * 1024 * 1024)	/* bytes of a plain body */
-#define MAXHOLD		300.0	/* longest wait a rate-limit header sets */
 #define SLOT_WAIT	0.05	/* poll for a free slot this often, s */
 #define QUIET		60.0	/* s without a 429 before cwnd passes it */
 #define RESET_MARGIN	0.05	/* wait this much past a limit's reset, s */
@@ -897,10 +896,33 @@ rfc3339(const char *s)
 	return sign == '+' ? t - oh * 3600 - om * 60 : t + oh * 3600 + om * 60;
 }
 
-/* Honour rate-limit headers: when one says nothing remains, nothing
- * starts on the endpoint until its reset. */
+/* Hold l for wait seconds, as a 429 asked: no longer than maxwait (a
+ * longer wait fails the task that got it and holds nothing), and one
+ * status line when a hold begins. */
 static void
-limiter_headers(struct limiter *l, const struct answer_meta *m)
+limiter_hold(struct limiter *l, double wait, double maxwait, long status)
+{
+	double now = now_mono();
+
+	if (wait > maxwait) {
+		log_note("%s: HTTP %ld asks to wait %.0f s, over "
+		    "retry_max_wait (%g s): the endpoint is not held",
+		    l->name, status, wait, maxwait);
+		return;
+	}
+	if (now + wait <= l->hold_until)
+		return;
+	if (l->hold_until <= now)
+		log_status("%s: rate limited (HTTP %ld): its requests wait "
+		    "%.1f s, as the server asks", l->name, status, wait);
+	l->hold_until = now + wait;
+}
+
+/* Honour rate-limit headers: when one says nothing remains, nothing
+ * starts on the endpoint until its reset (if that is within maxwait). */
+static void
+limiter_headers(struct limiter *l, const struct answer_meta *m,
+    double maxwait)
 {
 	static const struct {
 		const char	*remaining, *reset;
@@ -952,8 +974,8 @@ limiter_headers(struct limiter *l, const struct answer_meta *m)
 		if (wait <= 0)
 			continue;
 		wait += RESET_MARGIN;	/* clocks and rounding differ */
-		if (wait > MAXHOLD)
-			wait = MAXHOLD;
+		if (wait > maxwait)
+			continue;	/* the 429s that follow will say */
 		if (now + wait > l->hold_until) {
 			l->hold_until = now + wait;
 			log_note("%s: %s is 0: nothing more is sent for "
@@ -969,7 +991,7 @@ limiter_headers(struct limiter *l, const struct answer_meta *m)
  * per round that succeeds. */
 static void
 limiter_done(struct limiter *l, int jobs, double start, long status,
-    struct outcome *o)
+    double maxwait, struct outcome *o)
 {
 	double now = now_mono(), eff;
 
@@ -981,9 +1003,8 @@ limiter_done(struct limiter *l, int jobs, double start, long status,
 		 * task is broken. */
 		o->throttled = status == 429 && (o->retry_after > 0 ||
 		    limiter_throttled(l));
-		if (o->retry_after > 0 && now + o->retry_after > l->hold_until)
-			l->hold_until = now + (o->retry_after < MAXHOLD ?
-			    o->retry_after : MAXHOLD);
+		if (o->retry_after > 0)
+			limiter_hold(l, o->retry_after, maxwait, status);
 		if (start < l->last_cut)
 			return;		/* sent before the last cut */
 		eff = l->inflight + 1;
@@ -1101,8 +1122,9 @@ on_http_done(const struct http_result *res, void *arg)
 	m.header = result_header;
 	m.harg = res;
 	decoder_finish(q->dec, &m, &o);
-	limiter_headers(q->lim, &m);
-	limiter_done(q->lim, pv->jobs, q->start, res->status, &o);
+	limiter_headers(q->lim, &m, q->s->retry_max_wait);
+	limiter_done(q->lim, pv->jobs, q->start, res->status,
+	    q->s->retry_max_wait, &o);
 	o.udata = q->udata;
 	pv->nhttp--;
 	pv->done(&o, pv->done_arg);
@@ -1352,7 +1374,8 @@ provider_poll(struct provider *pv, int ms, provider_done_fn done, void *arg)
 		*qp = q->next;
 		pv->nprocs--;
 		command_outcome(q, &o);
-		limiter_done(q->lim, pv->jobs, q->start, 0, &o);
+		limiter_done(q->lim, pv->jobs, q->start, 0,
+		    q->s->retry_max_wait, &o);
 		o.udata = q->udata;
 		done(&o, arg);
 		outcome_clear(&o);

@@ -66,4 +66,40 @@ check "-j2 with 429 holds: exit 0" test $? -eq 0
 check "-j2 with 429 holds: never more than 2 in flight ($(peak 0))" \
     test "$(peak 0)" -le 2
 stop_fake
+
+# 2. A retry-after of an hour fails its task (over retry_max_wait) and
+# holds nothing: the others go on at once.
+clean
+cat >"$T/script.json" <<'JS'
+[{"match": "task 01", "times": 1, "status": 429, "headers": {"retry-after": "3600"}}]
+JS
+start_fake --script "$T/script.json" --delay-ms 100
+t0=$(date +%s.%N)
+pm -k -j1 t01.txt t02.txt t03.txt t04.txt
+st=$?
+el=$(awk "BEGIN { print $(date +%s.%N) - $t0 }")
+check "retry-after 3600: the task fails" \
+    sh -c "[ $st -ne 0 ] && grep -q 'longer than retry_max_wait' '$T/err'"
+check "retry-after 3600: the others are built" \
+    test -f "$T/w/t02.txt" -a -f "$T/w/t03.txt" -a -f "$T/w/t04.txt"
+check "retry-after 3600: the endpoint is not held ($el s)" \
+    awk "BEGIN { exit !($el < 5) }"
+stop_fake
+
+# A retry-after within retry_max_wait holds the endpoint, and says so
+# without -v.
+clean
+cat >"$T/script.json" <<'JS'
+[{"match": "task 01", "times": 1, "status": 429, "headers": {"retry-after": "2"}}]
+JS
+start_fake --script "$T/script.json"
+pm -j1 t01.txt t02.txt
+check "retry-after 2: exit 0" test $? -eq 0
+check "retry-after 2: one status line says what waits and how long" \
+    test "$(grep -c 'anthropic: rate limited (HTTP 429): its requests wait 2.0 s' "$T/err")" -eq 1
+check "retry-after 2: the next request waits for it" python3 -c '
+import json, sys
+rs = sorted((json.loads(l) for l in open(sys.argv[1])), key=lambda r: r["t_start"])
+assert rs[0]["status"] == 429 and rs[1]["t_start"] - rs[0]["t"] >= 1.9, rs' "$T/fake.log"
+stop_fake
 finish
