@@ -28,6 +28,7 @@ extern char	**environ;
 #define MAXRAW		(64u * 1024 * 1024)	/* bytes of a plain body */
 #define SLOT_WAIT	0.05	/* poll for a free slot this often, s */
 #define QUIET		60.0	/* s without a 429 before cwnd passes it */
+#define CUT_WINDOW	4096	/* bytes before a cut a repeat is sought in */
 #define RESET_MARGIN	0.05	/* wait this much past a limit's reset, s */
 
 /* The limits of one endpoint, as the run has learnt them. */
@@ -1456,6 +1457,12 @@ open_fence(const char *t, size_t n, struct openfence *f)
 	return open;
 }
 
+static int
+is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
 /* The length of the line at p (of n bytes), without its LF. */
 static size_t
 line_len(const char *p, size_t n)
@@ -1491,6 +1498,12 @@ skip_reopen(const char *acc, const struct openfence *f, const char *p,
 	    fl < f->len || !(info || header))
 		return 0;
 	i += l;
+	/* Only with content after it: " a.txt\n```\n" may as well finish
+	 * the cut line and close its block. */
+	for (l = i; l < n && is_space(p[l]); l++)
+		;
+	if (l == n)
+		return 0;
 	return i < n ? i + 1 : n;
 }
 
@@ -1517,12 +1530,6 @@ overlap(const char *acc, size_t ls, const char *p, size_t n, int prefill)
 	return 0;
 }
 
-static int
-is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
 /* Whether needle (n bytes) occurs in the h bytes at hay. */
 static int
 contains(const char *hay, size_t h, const char *needle, size_t n)
@@ -1535,12 +1542,31 @@ contains(const char *hay, size_t h, const char *needle, size_t n)
 	return 0;
 }
 
-int
-provider_join(struct buf *acc, const char *part, size_t n, int prefill,
-    char **errp)
+/* Where the text at the cut begins in the ls bytes at acc: the content
+ * of the block the cut fell in, else the last paragraph, and at most
+ * CUT_WINDOW bytes back.  Text repeated from there is a repeat. */
+static size_t
+cut_region(const char *acc, size_t ls)
 {
 	struct openfence f;
-	size_t ls, i, k, skip, bl, pl;
+	size_t i, from;
+
+	from = ls > CUT_WINDOW ? ls - CUT_WINDOW : 0;
+	memset(&f, 0, sizeof(f));
+	if (open_fence(acc, ls, &f))
+		return f.content > from ? f.content : from;
+	for (i = ls; i > from + 1; i--)
+		if (acc[i - 1] == '\n' && acc[i - 2] == '\n')
+			return i;
+	return from;
+}
+
+int
+provider_join(struct buf *acc, const char *part, size_t n, int prefill,
+    int last, char **errp)
+{
+	struct openfence f;
+	size_t ls, i, k, skip, bl, pl, from;
 	const char *q;
 
 	if (acc->len == 0) {
@@ -1550,6 +1576,8 @@ provider_join(struct buf *acc, const char *part, size_t n, int prefill,
 	memset(&f, 0, sizeof(f));
 	for (i = 0; i < n && is_space(part[i]); i++)
 		;
+	if (i == n && last)
+		return 0;	/* the answer was complete at the cut */
 	if (i == n) {
 		xasprintf(errp, "the continuation brought no new text");
 		return -1;
@@ -1595,7 +1623,8 @@ provider_join(struct buf *acc, const char *part, size_t n, int prefill,
 		;
 	q = part + i;
 	pl = n - i < 64 ? n - i : 64;
-	if (pl >= 24 && contains(acc->data, ls, q, pl)) {
+	from = cut_region(acc->data, ls);
+	if (pl >= 24 && contains(acc->data + from, ls - from, q, pl)) {
 		xasprintf(errp, "the continuation repeats earlier text "
 		    "(\"%.30s...\") instead of going on", q);
 		return -1;

@@ -1211,7 +1211,7 @@ task_answered(struct sched *s, struct task *t, struct reply *rep,
 	len = rep->len;
 	if (r->rounds > 0) {
 		if (provider_join(&r->answer, rep->text, rep->len,
-		    r->spec.prefill, &err) == -1) {
+		    r->spec.prefill, 1, &err) == -1) {
 			char *m;
 
 			xasprintf(&m, "%s: the last part of a continued answer "
@@ -1343,7 +1343,7 @@ task_continue(struct sched *s, struct task *t, const struct reply *rep)
 	char *err = NULL, *m;
 
 	if (provider_join(&r->answer, rep->text, rep->len, r->spec.prefill,
-	    &err) == -1) {
+	    0, &err) == -1) {
 		xasprintf(&m, "%s: the answer was cut at max_tokens (%ld) and "
 		    "its continuation does not join cleanly: %s",
 		    r->spec.provider, r->spec.max_tokens, err);
