@@ -80,7 +80,7 @@ static const char *const builtin_keyvars[] = {
 /* The settings a config may give a default for. */
 static const char *const config_settings[] = {
 	"retries", "retry_max_wait", "connect_timeout", "stall_timeout",
-	"continuations", "max_tokens",
+	"continuations", "max_tokens", "max_answer_bytes",
 };
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
@@ -836,7 +836,7 @@ load_root(struct loader *ld, yaml_node_t *root)
 				    "endpoints, models, tiers, retries, "
 				    "retry_max_wait, connect_timeout, "
 				    "stall_timeout, continuations, "
-				    "max_tokens)", key);
+				    "max_tokens, max_answer_bytes)", key);
 			rc = load_setting(ld, key, v);
 		}
 		if (rc == -1)

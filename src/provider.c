@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,13 @@ struct limiter {
 	struct limiter	*next;
 };
 
+/* Why planmake killed a command. */
+enum cmd_kill {
+	KILL_NONE,
+	KILL_STALL,		/* no byte for stall_timeout s */
+	KILL_BIG,		/* printed more than max_answer_bytes */
+};
+
 /* One request or command going. */
 struct preq {
 	struct provider		*pv;
@@ -54,6 +62,7 @@ struct preq {
 	void			*udata;
 	struct decoder		*dec;		/* HTTP: the answer so far */
 	struct proc		*proc;		/* cmd: the command */
+	int			 killed;	/* enum cmd_kill */
 	struct limiter		*lim;
 	double			 start;
 	size_t			 sent;		/* bytes of body */
@@ -1327,7 +1336,16 @@ command_outcome(struct preq *q, struct outcome *o)
 	o->seconds = proc_seconds(q->proc);
 	tail = errors_tail(q->proc);
 	out = proc_output(q->proc, &n);
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && n > 0) {
+	if (q->killed == KILL_STALL)
+		fail(o, FAIL_RETRY, "%s: `%s` printed nothing for %ld s "
+		    "(stall_timeout) and was killed%s%s", s->provider,
+		    s->model, s->stall_timeout, *tail ? "; it said: " : "",
+		    tail);
+	else if (q->killed == KILL_BIG)
+		fail(o, FAIL_FATAL, "%s: `%s` printed more than %.0f bytes "
+		    "(max_answer_bytes) and was killed", s->provider,
+		    s->model, s->max_answer);
+	else if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && n > 0) {
 		o->ok = 1;
 		o->reply.text = xstrndup(out, n);
 		o->reply.len = n;
@@ -1352,6 +1370,25 @@ command_outcome(struct preq *q, struct outcome *o)
 	free(tail);
 }
 
+/* Kill a command that has printed nothing for stall_timeout seconds,
+ * or more than max_answer_bytes; its outcome says which. */
+static void
+command_watch(struct preq *q)
+{
+	size_t n;
+
+	if (q->killed != KILL_NONE)
+		return;
+	proc_output(q->proc, &n);
+	if ((double)n > q->s->max_answer)
+		q->killed = KILL_BIG;
+	else if (proc_idle(q->proc) >= (double)q->s->stall_timeout)
+		q->killed = KILL_STALL;
+	else
+		return;
+	proc_signal(q->proc, SIGKILL);
+}
+
 int
 provider_poll(struct provider *pv, int ms, provider_done_fn done, void *arg)
 {
@@ -1369,6 +1406,7 @@ provider_poll(struct provider *pv, int ms, provider_done_fn done, void *arg)
 	http_poll(pv->http, n && ms > 50 ? 50 : ms, fds, n, on_http_done, pv);
 	for (qp = &pv->procs; (q = *qp) != NULL; ) {
 		if (!proc_step(q->proc)) {
+			command_watch(q);
 			qp = &q->next;
 			continue;
 		}

@@ -275,6 +275,7 @@ spec_resolve(struct spec *s, struct plan *p, const struct task *t,
 	char *sys;
 
 	s->retry_max_wait = DEFAULT_RETRY_MAX_WAIT;
+	s->max_answer = DEFAULT_MAX_ANSWER;
 	if (spec_model(s, p, t, errp) == -1 ||
 	    spec_number(p, t, "max_tokens", 1, 1e7, 1, &mt, NULL, errp) ||
 	    spec_number(p, t, "temperature", 0, 2, 0, &s->temperature,
@@ -288,6 +289,8 @@ spec_resolve(struct spec *s, struct plan *p, const struct task *t,
 	    spec_number(p, t, "connect_timeout", 1, 3600, 1, &ct, NULL,
 	    errp) ||
 	    spec_number(p, t, "stall_timeout", 1, 86400, 1, &st, NULL, errp) ||
+	    spec_number(p, t, "max_answer_bytes", 1, 1e12, 1, &s->max_answer,
+	    NULL, errp) ||
 	    spec_number(p, t, "continuations", 0, 100, 1, &co, NULL, errp))
 		return -1;
 	s->max_tokens = (long)mt;

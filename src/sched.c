@@ -106,7 +106,7 @@ static volatile sig_atomic_t	interrupted;
 static void
 on_signal(int sig)
 {
-	interrupted += sig == SIGTERM ? 2 : 1;
+	interrupted += sig == SIGTERM || sig == SIGHUP ? 2 : 1;
 }
 
 /* The content hash of n, once per run, and read only when the file's
@@ -1698,6 +1698,7 @@ sched_run(struct plan *p, struct dag *d, const struct sched_opts *o)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);	/* a closed terminal: as SIGTERM */
 	sa.sa_handler = SIG_IGN;	/* a command that stops reading */
 	sigaction(SIGPIPE, &sa, NULL);
 	/* libcurl is set up only when something may have to be asked (a
