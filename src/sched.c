@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "batch.h"
@@ -1310,7 +1311,7 @@ on_failure(struct sched *s, struct task *t, struct outcome *o)
 	    !interrupted && !s->fatal) {
 		d = retry_delay(o, r->attempts, &r->spec);
 		if (d <= r->spec.retry_max_wait) {
-			log_note("'%s': %s; trying again in %.1f s", t->name,
+			log_note("'%s': %s; trying again in %.2f s", t->name,
 			    o->err, d);
 			/* It keeps its slot: a new start in it would put
 			 * more than -j in flight when it comes back. */
@@ -1693,6 +1694,10 @@ sched_run(struct plan *p, struct dag *d, const struct sched_opts *o)
 		return 2;
 	}
 
+	/* The backoff's jitter differs from run to run, so runs that
+	 * failed together do not retry in step. */
+	srand((unsigned)getpid() ^ (unsigned)time(NULL) ^
+	    (unsigned)(now_mono() * 1e6));
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
