@@ -82,7 +82,8 @@ int	request_spec(struct spec *s, struct plan *p, const struct task *t,
 void	spec_clear(struct spec *s);
 
 /* The model that tier names for the plan as a whole (a global or
- * command-line tier.NAME, else the default), or NULL when it names none.
+ * command-line tier.NAME, else the config's tiers:, else the default), or
+ * NULL when it names none.
  * The caller frees the result. */
 char	*request_tier_model(struct plan *p, const char *tier);
 

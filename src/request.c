@@ -177,6 +177,9 @@ request_tier_model(struct plan *p, const char *tier)
 	xasprintf(&name, "tier.%s", tier);
 	spec = plan_setting(p, NULL, name, NULL);
 	free(name);
+	/* As the tasks resolve it: plan or command line, config, built-in. */
+	if (spec == NULL && config_tier(tier) != NULL)
+		spec = xstrdup(config_tier(tier));
 	for (i = 0; spec == NULL && i < sizeof(default_tiers) /
 	    sizeof(default_tiers[0]); i++)
 		if (strcmp(default_tiers[i].tier, tier) == 0)
