@@ -63,11 +63,13 @@ const char	*config_path(void);
 const struct endpoint	*config_endpoint(const char *name);
 /* The names of the known endpoints, ", "-separated.  Caller frees. */
 char		*config_endpoint_names(void);
-/* The PROVIDER:MODEL the config gives tier, or NULL.  Borrowed. */
-const char	*config_tier(const char *tier);
+/* The PROVIDER:MODEL the config gives tier, or NULL, with *line and
+ * *col (either may be NULL) set to the value's place.  Borrowed. */
+const char	*config_tier(const char *tier, int *line, int *col);
 /* The value the config gives setting name ("retries", ...), or NULL,
- * with *line set to where.  Borrowed. */
-const char	*config_setting(const char *name, int *line);
+ * with *line and *col (either may be NULL) set to the value's place.
+ * Borrowed. */
+const char	*config_setting(const char *name, int *line, int *col);
 
 /* The five rates of model (enum rate order) into rates: 1 when known,
  * 0 when the model has no price. */

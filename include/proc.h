@@ -28,6 +28,8 @@ const char	*proc_errors(const struct proc *p, size_t *n);
 int		 proc_status(const struct proc *p);
 /* Seconds since it started. */
 double		 proc_seconds(const struct proc *p);
+/* Seconds since it last wrote a byte (on either output), or started. */
+double		 proc_idle(const struct proc *p);
 /* Send sig to its whole process group. */
 void		 proc_signal(struct proc *p, int sig);
 /* Free p.  A command still running is sent SIGTERM, then SIGKILL if it

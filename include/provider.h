@@ -55,6 +55,8 @@ struct outcome {
 					 * words and request id */
 	int		 kind;		/* enum fail_kind */
 	double		 retry_after;	/* seconds the server asks, or -1 */
+	int		 throttled;	/* a rate limit of an endpoint the
+					 * server or planmake holds back */
 	double		 seconds;	/* time taken */
 };
 
@@ -118,11 +120,14 @@ double		 provider_retry_after(const char *ms, const char *secs);
 
 /* Join the continuation part (n bytes) to the answer so far, acc.  A
  * model given a prefill goes on exactly; one asked in a new user turn
- * may open the cut fence again, start the file over, or repeat the
- * text before the cut: those are undone.  -1 and *errp (acc unchanged)
- * when the join is not clean: nothing new came, or the part repeats
- * earlier text instead of going on. */
+ * may open the cut fence again (a header and fence line with more
+ * after them), start the file over, or repeat the text before the cut:
+ * those are undone.  last: the part ended the answer, so nothing but
+ * white space in it is fine.  -1 and *errp (acc unchanged) when the
+ * join is not clean: nothing new came (and not last), or the part
+ * repeats the text at the cut (the block it fell in, or the last
+ * paragraph) instead of going on. */
 int		 provider_join(struct buf *acc, const char *part, size_t n,
-		    int prefill, char **errp);
+		    int prefill, int last, char **errp);
 
 #endif

@@ -20,6 +20,7 @@ struct task;
 #define DEFAULT_RETRY_MAX_WAIT	60	/* seconds */
 #define DEFAULT_CONNECT_TIMEOUT	10	/* seconds */
 #define DEFAULT_STALL_TIMEOUT	120	/* seconds without a byte */
+#define DEFAULT_MAX_ANSWER	(64.0 * 1024 * 1024) /* bytes of a command */
 #define DEFAULT_CONTINUATIONS	3	/* rounds after a cut answer */
 
 /* Everything that shapes one task's request. */
@@ -44,6 +45,7 @@ struct spec {
 	double		  retry_max_wait; /* longest wait before a retry, s */
 	long		  connect_timeout; /* s */
 	long		  stall_timeout; /* s without a byte from the server */
+	double		  max_answer;	/* bytes a cmd: command may print */
 	int		  continuations; /* rounds after a cut answer */
 	char		 *system;	/* owned: the whole system text */
 	const char	 *prompt;	/* borrowed from the rule */
@@ -80,7 +82,8 @@ int	request_spec(struct spec *s, struct plan *p, const struct task *t,
 void	spec_clear(struct spec *s);
 
 /* The model that tier names for the plan as a whole (a global or
- * command-line tier.NAME, else the default), or NULL when it names none.
+ * command-line tier.NAME, else the config's tiers:, else the default), or
+ * NULL when it names none.
  * The caller frees the result. */
 char	*request_tier_model(struct plan *p, const char *tier);
 

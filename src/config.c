@@ -21,11 +21,12 @@ struct model_conf {
 	int		 prefill;	/* 1, 0, or -1 when not said */
 };
 
-/* A name and a value set in the file, with its line. */
+/* A name and a value set in the file, with the value's place. */
 struct pair {
 	char		*name;
 	char		*value;
 	int		 line;
+	int		 col;
 };
 
 static struct {
@@ -80,7 +81,7 @@ static const char *const builtin_keyvars[] = {
 /* The settings a config may give a default for. */
 static const char *const config_settings[] = {
 	"retries", "retry_max_wait", "connect_timeout", "stall_timeout",
-	"continuations", "max_tokens",
+	"continuations", "max_tokens", "max_answer_bytes",
 };
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
@@ -266,29 +267,34 @@ config_endpoint_names(void)
 	return buf_detach(&b);
 }
 
-const char *
-config_tier(const char *tier)
+/* The value of name in the n pairs at ps, with its place. */
+static const char *
+pair_find(const struct pair *ps, size_t n, const char *name, int *line,
+    int *col)
 {
 	size_t i;
 
-	for (i = 0; i < cf.ntiers; i++)
-		if (strcmp(cf.tiers[i].name, tier) == 0)
-			return cf.tiers[i].value;
+	for (i = 0; i < n; i++)
+		if (strcmp(ps[i].name, name) == 0) {
+			if (line)
+				*line = ps[i].line;
+			if (col)
+				*col = ps[i].col;
+			return ps[i].value;
+		}
 	return NULL;
 }
 
 const char *
-config_setting(const char *name, int *line)
+config_tier(const char *tier, int *line, int *col)
 {
-	size_t i;
+	return pair_find(cf.tiers, cf.ntiers, tier, line, col);
+}
 
-	for (i = 0; i < cf.nsettings; i++)
-		if (strcmp(cf.settings[i].name, name) == 0) {
-			if (line)
-				*line = cf.settings[i].line;
-			return cf.settings[i].value;
-		}
-	return NULL;
+const char *
+config_setting(const char *name, int *line, int *col)
+{
+	return pair_find(cf.settings, cf.nsettings, name, line, col);
 }
 
 const char *
@@ -782,6 +788,7 @@ load_tiers(struct loader *ld, yaml_node_t *n)
 		cf.tiers[cf.ntiers].name = xstrdup(
 		    (char *)k->data.scalar.value);
 		cf.tiers[cf.ntiers].value = xstrdup(s);
+		cf.tiers[cf.ntiers].col = (int)v->start_mark.column + 1;
 		cf.tiers[cf.ntiers++].line = (int)v->start_mark.line + 1;
 	}
 	return 0;
@@ -800,6 +807,7 @@ load_setting(struct loader *ld, const char *name, yaml_node_t *v)
 	cf.settings[cf.nsettings].name = xstrdup(name);
 	cf.settings[cf.nsettings].value = xstrdup(
 	    (const char *)v->data.scalar.value);
+	cf.settings[cf.nsettings].col = (int)v->start_mark.column + 1;
 	cf.settings[cf.nsettings++].line = (int)v->start_mark.line + 1;
 	return 0;
 }
@@ -836,7 +844,7 @@ load_root(struct loader *ld, yaml_node_t *root)
 				    "endpoints, models, tiers, retries, "
 				    "retry_max_wait, connect_timeout, "
 				    "stall_timeout, continuations, "
-				    "max_tokens)", key);
+				    "max_tokens, max_answer_bytes)", key);
 			rc = load_setting(ld, key, v);
 		}
 		if (rc == -1)

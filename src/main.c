@@ -56,13 +56,18 @@ find_plan(const char *given)
 
 /* Print err, from resolving a task's settings, as a diagnostic: an error
  * placed in the plan at path ("path:LINE:COL: text") reads
- * "path:LINE:COL: error: text"; any other is "planmake: text". */
+ * "path:LINE:COL: error: text", as does one placed in the config file;
+ * any other is "planmake: text". */
 static void
 report_setting_error(const char *path, const char *err)
 {
 	size_t k, n;
 	int field;
 
+	/* A setting from the config file is placed there. */
+	if (config_path() != NULL && strncmp(err, config_path(),
+	    strlen(config_path())) == 0)
+		path = config_path();
 	n = strlen(path);
 	if (strncmp(err, path, n) == 0) {
 		/* The line, then perhaps the column. */

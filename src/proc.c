@@ -2,6 +2,9 @@
 
 #include <sys/types.h>
 #include <sys/wait.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +28,7 @@ struct proc {
 	int		 status;
 	int		 reaped;
 	double		 start;
+	double		 last_byte;	/* when it last printed, monotonic */
 };
 
 static void
@@ -39,17 +43,24 @@ close_fd(int *fd)
 /* In the child: wire up the pipes and run the command. */
 static void
 child(const char *cmd, int pin[2], int pout[2], int perr[2],
-    char *const envp[])
+    char *const envp[], pid_t parent)
 {
 	struct sigaction sa;
 	char *argv[4];
 
 	setpgid(0, 0);
+#ifdef __linux__
+	/* planmake killed with SIGKILL takes the command with it. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);	/* it died before that */
+#endif
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGPIPE, &sa, NULL);
 	if (dup2(pin[0], 0) == -1 || dup2(pout[1], 1) == -1 ||
 	    dup2(perr[1], 2) == -1)
@@ -74,7 +85,7 @@ proc_start(const char *cmd, const char *input, size_t n, char *const envp[],
 {
 	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, perr[2] = { -1, -1 };
 	struct proc *p;
-	pid_t pid;
+	pid_t pid, parent = getpid();
 
 	if (pipe(pin) == -1 || pipe(pout) == -1 || pipe(perr) == -1) {
 		xasprintf(errp, "cannot make a pipe: %s", strerror(errno));
@@ -85,7 +96,7 @@ proc_start(const char *cmd, const char *input, size_t n, char *const envp[],
 		goto fail;
 	}
 	if (pid == 0)
-		child(cmd, pin, pout, perr, envp);
+		child(cmd, pin, pout, perr, envp, parent);
 	setpgid(pid, pid);	/* also in the child: no race either way */
 	close(pin[0]);
 	close(pout[1]);
@@ -104,7 +115,7 @@ proc_start(const char *cmd, const char *input, size_t n, char *const envp[],
 	p->input = xmalloc(n + 1);
 	memcpy(p->input, input, n);
 	p->ninput = n;
-	p->start = now_mono();
+	p->start = p->last_byte = now_mono();
 	if (n == 0)
 		close_fd(&p->in);
 	return p;
@@ -141,7 +152,7 @@ proc_fds(const struct proc *p, struct http_waitfd *fds)
 /* Read what fd has into b; close it at the end.  Standard error keeps
  * only its last PROC_MAXERR bytes. */
 static void
-drain(int *fd, struct buf *b, int cap)
+drain(int *fd, struct buf *b, int cap, double *last)
 {
 	char chunk[16384];
 	ssize_t r;
@@ -150,6 +161,7 @@ drain(int *fd, struct buf *b, int cap)
 		r = read(*fd, chunk, sizeof(chunk));
 		if (r > 0) {
 			buf_add(b, chunk, (size_t)r);
+			*last = now_mono();
 			if (cap && b->len > PROC_MAXERR) {
 				memmove(b->data, b->data + b->len -
 				    PROC_MAXERR / 2, PROC_MAXERR / 2);
@@ -186,8 +198,8 @@ proc_step(struct proc *p)
 	}
 	if (p->in != -1 && p->sent == p->ninput)
 		close_fd(&p->in);
-	drain(&p->out, &p->obuf, 0);
-	drain(&p->err, &p->ebuf, 1);
+	drain(&p->out, &p->obuf, 0, &p->last_byte);
+	drain(&p->err, &p->ebuf, 1, &p->last_byte);
 	if (!p->reaped) {
 		r = waitpid(p->pid, &p->status, WNOHANG);
 		if (r == p->pid)
@@ -196,8 +208,8 @@ proc_step(struct proc *p)
 	/* Over once it has exited and its pipes are at their end (or it
 	 * left a background child holding them: then once it exited). */
 	if (p->reaped && p->out != -1) {
-		drain(&p->out, &p->obuf, 0);
-		drain(&p->err, &p->ebuf, 1);
+		drain(&p->out, &p->obuf, 0, &p->last_byte);
+		drain(&p->err, &p->ebuf, 1, &p->last_byte);
 		close_fd(&p->out);
 		close_fd(&p->err);
 	}
@@ -230,6 +242,12 @@ double
 proc_seconds(const struct proc *p)
 {
 	return now_mono() - p->start;
+}
+
+double
+proc_idle(const struct proc *p)
+{
+	return now_mono() - p->last_byte;
 }
 
 void

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,8 +27,9 @@
 extern char	**environ;
 
 #define MAXRAW		(64u * 1024 * 1024)	/* bytes of a plain body */
-#define MAXHOLD		300.0	/* longest wait a rate-limit header sets */
 #define SLOT_WAIT	0.05	/* poll for a free slot this often, s */
+#define QUIET		60.0	/* s without a 429 before cwnd passes it */
+#define CUT_WINDOW	4096	/* bytes before a cut a repeat is sought in */
 #define RESET_MARGIN	0.05	/* wait this much past a limit's reset, s */
 
 /* The limits of one endpoint, as the run has learnt them. */
@@ -41,7 +43,16 @@ struct limiter {
 	double		 next_start;	/* rpm: the next start, monotonic */
 	double		 hold_until;	/* nothing starts before, monotonic */
 	double		 last_cut;	/* when cwnd was last halved */
+	double		 ceiling;	/* cwnd at the last cut, or 0 */
+	long		 advertised;	/* requests-limit header, or 0 */
 	struct limiter	*next;
+};
+
+/* Why planmake killed a command. */
+enum cmd_kill {
+	KILL_NONE,
+	KILL_STALL,		/* no byte for stall_timeout s */
+	KILL_BIG,		/* printed more than max_answer_bytes */
 };
 
 /* One request or command going. */
@@ -51,6 +62,7 @@ struct preq {
 	void			*udata;
 	struct decoder		*dec;		/* HTTP: the answer so far */
 	struct proc		*proc;		/* cmd: the command */
+	int			 killed;	/* enum cmd_kill */
 	struct limiter		*lim;
 	double			 start;
 	size_t			 sent;		/* bytes of body */
@@ -810,7 +822,19 @@ limiter_wait(const struct limiter *l)
 		return l->next_start - now;
 	if (l->cwnd > 0 && l->inflight >= (int)l->cwnd)
 		return SLOT_WAIT;
+	/* More in flight than the window the server advertises can only
+	 * earn 429s. */
+	if (l->advertised > 0 && l->inflight >= l->advertised)
+		return SLOT_WAIT;
 	return 0;
+}
+
+/* Whether l is being throttled: held, or its concurrency lowered. */
+static int
+limiter_throttled(const struct limiter *l)
+{
+	return l->hold_until > now_mono() || l->cwnd > 0 ||
+	    l->advertised > 0;
 }
 
 static void
@@ -882,10 +906,33 @@ rfc3339(const char *s)
 	return sign == '+' ? t - oh * 3600 - om * 60 : t + oh * 3600 + om * 60;
 }
 
-/* Honour rate-limit headers: when one says nothing remains, nothing
- * starts on the endpoint until its reset. */
+/* Hold l for wait seconds, as a 429 asked: no longer than maxwait (a
+ * longer wait fails the task that got it and holds nothing), and one
+ * status line when a hold begins. */
 static void
-limiter_headers(struct limiter *l, const struct answer_meta *m)
+limiter_hold(struct limiter *l, double wait, double maxwait, long status)
+{
+	double now = now_mono();
+
+	if (wait > maxwait) {
+		log_note("%s: HTTP %ld asks to wait %.0f s, over "
+		    "retry_max_wait (%g s): the endpoint is not held",
+		    l->name, status, wait, maxwait);
+		return;
+	}
+	if (now + wait <= l->hold_until)
+		return;
+	if (l->hold_until <= now)
+		log_status("%s: rate limited (HTTP %ld): its requests wait "
+		    "%.1f s, as the server asks", l->name, status, wait);
+	l->hold_until = now + wait;
+}
+
+/* Honour rate-limit headers: when one says nothing remains, nothing
+ * starts on the endpoint until its reset (if that is within maxwait). */
+static void
+limiter_headers(struct limiter *l, const struct answer_meta *m,
+    double maxwait)
 {
 	static const struct {
 		const char	*remaining, *reset;
@@ -904,11 +951,24 @@ limiter_headers(struct limiter *l, const struct answer_meta *m)
 		{ "x-ratelimit-remaining-tokens",
 		    "x-ratelimit-reset-tokens", 0 },
 	};
+	static const char *const lims[] = {
+		"anthropic-ratelimit-requests-limit",
+		"x-ratelimit-limit-requests",
+	};
 	const char *rem, *reset;
 	struct timespec ts;
 	double wait, now = now_mono();
 	size_t i;
+	long v;
+	char *end;
 
+	for (i = 0; i < sizeof(lims) / sizeof(lims[0]); i++) {
+		if ((rem = meta_header(m, lims[i])) == NULL)
+			continue;
+		v = strtol(rem, &end, 10);
+		if (end != rem && *end == '\0' && v > 0)
+			l->advertised = v;
+	}
 	for (i = 0; i < sizeof(hs) / sizeof(hs[0]); i++) {
 		rem = meta_header(m, hs[i].remaining);
 		reset = meta_header(m, hs[i].reset);
@@ -924,8 +984,8 @@ limiter_headers(struct limiter *l, const struct answer_meta *m)
 		if (wait <= 0)
 			continue;
 		wait += RESET_MARGIN;	/* clocks and rounding differ */
-		if (wait > MAXHOLD)
-			wait = MAXHOLD;
+		if (wait > maxwait)
+			continue;	/* the 429s that follow will say */
 		if (now + wait > l->hold_until) {
 			l->hold_until = now + wait;
 			log_note("%s: %s is 0: nothing more is sent for "
@@ -941,21 +1001,26 @@ limiter_headers(struct limiter *l, const struct answer_meta *m)
  * per round that succeeds. */
 static void
 limiter_done(struct limiter *l, int jobs, double start, long status,
-    const struct outcome *o)
+    double maxwait, struct outcome *o)
 {
 	double now = now_mono(), eff;
 
 	l->inflight--;
 	if (!o->ok && o->kind == FAIL_RETRY && (status == 429 ||
 	    status == 529)) {
-		if (o->retry_after > 0 && now + o->retry_after > l->hold_until)
-			l->hold_until = now + (o->retry_after < MAXHOLD ?
-			    o->retry_after : MAXHOLD);
+		/* The server says when to come back, or the endpoint was
+		 * already being slowed: waiting is the cure, not a sign the
+		 * task is broken. */
+		o->throttled = status == 429 && (o->retry_after > 0 ||
+		    limiter_throttled(l));
+		if (o->retry_after > 0)
+			limiter_hold(l, o->retry_after, maxwait, status);
 		if (start < l->last_cut)
 			return;		/* sent before the last cut */
 		eff = l->inflight + 1;
 		if (l->cwnd > 0 && l->cwnd < eff)
 			eff = l->cwnd;
+		l->ceiling = eff;
 		l->cwnd = floor(eff / 2);
 		if (l->cwnd < 1)
 			l->cwnd = 1;
@@ -966,6 +1031,11 @@ limiter_done(struct limiter *l, int jobs, double start, long status,
 		return;
 	}
 	if (!o->ok || l->cwnd <= 0)
+		return;
+	/* Not back to where the last 429 came until a quiet while has
+	 * passed: probing it again only earns more. */
+	if (l->ceiling > 0 && l->cwnd + 1 >= l->ceiling &&
+	    now - l->last_cut < QUIET)
 		return;
 	l->grow += 1 / l->cwnd;
 	if (l->grow >= 1) {
@@ -1062,8 +1132,9 @@ on_http_done(const struct http_result *res, void *arg)
 	m.header = result_header;
 	m.harg = res;
 	decoder_finish(q->dec, &m, &o);
-	limiter_headers(q->lim, &m);
-	limiter_done(q->lim, pv->jobs, q->start, res->status, &o);
+	limiter_headers(q->lim, &m, q->s->retry_max_wait);
+	limiter_done(q->lim, pv->jobs, q->start, res->status,
+	    q->s->retry_max_wait, &o);
 	o.udata = q->udata;
 	pv->nhttp--;
 	pv->done(&o, pv->done_arg);
@@ -1265,7 +1336,16 @@ command_outcome(struct preq *q, struct outcome *o)
 	o->seconds = proc_seconds(q->proc);
 	tail = errors_tail(q->proc);
 	out = proc_output(q->proc, &n);
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && n > 0) {
+	if (q->killed == KILL_STALL)
+		fail(o, FAIL_RETRY, "%s: `%s` printed nothing for %ld s "
+		    "(stall_timeout) and was killed%s%s", s->provider,
+		    s->model, s->stall_timeout, *tail ? "; it said: " : "",
+		    tail);
+	else if (q->killed == KILL_BIG)
+		fail(o, FAIL_FATAL, "%s: `%s` printed more than %.0f bytes "
+		    "(max_answer_bytes) and was killed", s->provider,
+		    s->model, s->max_answer);
+	else if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && n > 0) {
 		o->ok = 1;
 		o->reply.text = xstrndup(out, n);
 		o->reply.len = n;
@@ -1290,6 +1370,25 @@ command_outcome(struct preq *q, struct outcome *o)
 	free(tail);
 }
 
+/* Kill a command that has printed nothing for stall_timeout seconds,
+ * or more than max_answer_bytes; its outcome says which. */
+static void
+command_watch(struct preq *q)
+{
+	size_t n;
+
+	if (q->killed != KILL_NONE)
+		return;
+	proc_output(q->proc, &n);
+	if ((double)n > q->s->max_answer)
+		q->killed = KILL_BIG;
+	else if (proc_idle(q->proc) >= (double)q->s->stall_timeout)
+		q->killed = KILL_STALL;
+	else
+		return;
+	proc_signal(q->proc, SIGKILL);
+}
+
 int
 provider_poll(struct provider *pv, int ms, provider_done_fn done, void *arg)
 {
@@ -1307,13 +1406,15 @@ provider_poll(struct provider *pv, int ms, provider_done_fn done, void *arg)
 	http_poll(pv->http, n && ms > 50 ? 50 : ms, fds, n, on_http_done, pv);
 	for (qp = &pv->procs; (q = *qp) != NULL; ) {
 		if (!proc_step(q->proc)) {
+			command_watch(q);
 			qp = &q->next;
 			continue;
 		}
 		*qp = q->next;
 		pv->nprocs--;
 		command_outcome(q, &o);
-		limiter_done(q->lim, pv->jobs, q->start, 0, &o);
+		limiter_done(q->lim, pv->jobs, q->start, 0,
+		    q->s->retry_max_wait, &o);
 		o.udata = q->udata;
 		done(&o, arg);
 		outcome_clear(&o);
@@ -1394,6 +1495,12 @@ open_fence(const char *t, size_t n, struct openfence *f)
 	return open;
 }
 
+static int
+is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
 /* The length of the line at p (of n bytes), without its LF. */
 static size_t
 line_len(const char *p, size_t n)
@@ -1429,6 +1536,12 @@ skip_reopen(const char *acc, const struct openfence *f, const char *p,
 	    fl < f->len || !(info || header))
 		return 0;
 	i += l;
+	/* Only with content after it: " a.txt\n```\n" may as well finish
+	 * the cut line and close its block. */
+	for (l = i; l < n && is_space(p[l]); l++)
+		;
+	if (l == n)
+		return 0;
 	return i < n ? i + 1 : n;
 }
 
@@ -1455,12 +1568,6 @@ overlap(const char *acc, size_t ls, const char *p, size_t n, int prefill)
 	return 0;
 }
 
-static int
-is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
 /* Whether needle (n bytes) occurs in the h bytes at hay. */
 static int
 contains(const char *hay, size_t h, const char *needle, size_t n)
@@ -1473,12 +1580,31 @@ contains(const char *hay, size_t h, const char *needle, size_t n)
 	return 0;
 }
 
-int
-provider_join(struct buf *acc, const char *part, size_t n, int prefill,
-    char **errp)
+/* Where the text at the cut begins in the ls bytes at acc: the content
+ * of the block the cut fell in, else the last paragraph, and at most
+ * CUT_WINDOW bytes back.  Text repeated from there is a repeat. */
+static size_t
+cut_region(const char *acc, size_t ls)
 {
 	struct openfence f;
-	size_t ls, i, k, skip, bl, pl;
+	size_t i, from;
+
+	from = ls > CUT_WINDOW ? ls - CUT_WINDOW : 0;
+	memset(&f, 0, sizeof(f));
+	if (open_fence(acc, ls, &f))
+		return f.content > from ? f.content : from;
+	for (i = ls; i > from + 1; i--)
+		if (acc[i - 1] == '\n' && acc[i - 2] == '\n')
+			return i;
+	return from;
+}
+
+int
+provider_join(struct buf *acc, const char *part, size_t n, int prefill,
+    int last, char **errp)
+{
+	struct openfence f;
+	size_t ls, i, k, skip, bl, pl, from;
 	const char *q;
 
 	if (acc->len == 0) {
@@ -1488,6 +1614,8 @@ provider_join(struct buf *acc, const char *part, size_t n, int prefill,
 	memset(&f, 0, sizeof(f));
 	for (i = 0; i < n && is_space(part[i]); i++)
 		;
+	if (i == n && last)
+		return 0;	/* the answer was complete at the cut */
 	if (i == n) {
 		xasprintf(errp, "the continuation brought no new text");
 		return -1;
@@ -1533,7 +1661,8 @@ provider_join(struct buf *acc, const char *part, size_t n, int prefill,
 		;
 	q = part + i;
 	pl = n - i < 64 ? n - i : 64;
-	if (pl >= 24 && contains(acc->data, ls, q, pl)) {
+	from = cut_region(acc->data, ls);
+	if (pl >= 24 && contains(acc->data + from, ls - from, q, pl)) {
 		xasprintf(errp, "the continuation repeats earlier text "
 		    "(\"%.30s...\") instead of going on", q);
 		return -1;

@@ -121,6 +121,7 @@ spec_model(struct spec *s, struct plan *p, const struct task *t,
 {
 	struct loc l = { 0 }, ml = { 0 };
 	char *name, *tspec, *model, *colon;
+	const char *cv;
 	size_t i;
 	int rc;
 
@@ -130,8 +131,11 @@ spec_model(struct spec *s, struct plan *p, const struct task *t,
 	xasprintf(&name, "tier.%s", s->tier);
 	tspec = task_setting(p, t, name, &l);
 	free(name);
-	if (tspec == NULL && config_tier(s->tier) != NULL)
-		tspec = xstrdup(config_tier(s->tier));
+	if (tspec == NULL && (cv = config_tier(s->tier, &l.line,
+	    &l.col)) != NULL) {
+		tspec = xstrdup(cv);
+		l.file = config_path();
+	}
 	for (i = 0; tspec == NULL && i < sizeof(default_tiers) /
 	    sizeof(default_tiers[0]); i++)
 		if (strcmp(default_tiers[i].tier, s->tier) == 0)
@@ -177,6 +181,9 @@ request_tier_model(struct plan *p, const char *tier)
 	xasprintf(&name, "tier.%s", tier);
 	spec = plan_setting(p, NULL, name, NULL);
 	free(name);
+	/* As the tasks resolve it: plan or command line, config, built-in. */
+	if (spec == NULL && config_tier(tier, NULL, NULL) != NULL)
+		spec = xstrdup(config_tier(tier, NULL, NULL));
 	for (i = 0; spec == NULL && i < sizeof(default_tiers) /
 	    sizeof(default_tiers[0]); i++)
 		if (strcmp(default_tiers[i].tier, tier) == 0)
@@ -218,11 +225,10 @@ spec_number(struct plan *p, const struct task *t, const char *name,
 	int rc = 0;
 
 	if ((v = task_setting(p, t, name, &l)) == NULL) {
-		if ((cv = config_setting(name, &l.line)) == NULL)
+		if ((cv = config_setting(name, &l.line, &l.col)) == NULL)
 			return 0;
 		v = xstrdup(cv);
 		l.file = config_path();
-		l.col = 1;
 	}
 	errno = 0;
 	d = strtod(v, &end);
@@ -275,6 +281,7 @@ spec_resolve(struct spec *s, struct plan *p, const struct task *t,
 	char *sys;
 
 	s->retry_max_wait = DEFAULT_RETRY_MAX_WAIT;
+	s->max_answer = DEFAULT_MAX_ANSWER;
 	if (spec_model(s, p, t, errp) == -1 ||
 	    spec_number(p, t, "max_tokens", 1, 1e7, 1, &mt, NULL, errp) ||
 	    spec_number(p, t, "temperature", 0, 2, 0, &s->temperature,
@@ -288,6 +295,8 @@ spec_resolve(struct spec *s, struct plan *p, const struct task *t,
 	    spec_number(p, t, "connect_timeout", 1, 3600, 1, &ct, NULL,
 	    errp) ||
 	    spec_number(p, t, "stall_timeout", 1, 86400, 1, &st, NULL, errp) ||
+	    spec_number(p, t, "max_answer_bytes", 1, 1e12, 1, &s->max_answer,
+	    NULL, errp) ||
 	    spec_number(p, t, "continuations", 0, 100, 1, &co, NULL, errp))
 		return -1;
 	s->max_tokens = (long)mt;

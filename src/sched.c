@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "batch.h"
@@ -28,6 +29,8 @@
 #include "store.h"
 #include "util.h"
 #include "warm.h"
+
+#define THROTTLE_TRIES	30	/* rate limits of a held endpoint per try */
 
 /* What a task needs, as far as can be told before the build. */
 enum need {
@@ -49,6 +52,7 @@ struct run {
 	char		*user;		/* owned: the user text, while asked */
 	char		*body;		/* owned: the request, while asked */
 	int		 attempts;	/* of this round */
+	int		 throttled;	/* rate limits not counted there */
 	double		 retry_at;	/* monotonic time of the next try */
 	double		 worst;		/* USD reserved for its request */
 	double		 cost;		/* USD its answer cost */
@@ -103,7 +107,7 @@ static volatile sig_atomic_t	interrupted;
 static void
 on_signal(int sig)
 {
-	interrupted += sig == SIGTERM ? 2 : 1;
+	interrupted += sig == SIGTERM || sig == SIGHUP ? 2 : 1;
 }
 
 /* The content hash of n, once per run, and read only when the file's
@@ -1280,7 +1284,7 @@ task_answered(struct sched *s, struct task *t, struct reply *rep,
 	len = rep->len;
 	if (r->rounds > 0) {
 		if (provider_join(&r->answer, rep->text, rep->len,
-		    r->spec.prefill, &err) == -1) {
+		    r->spec.prefill, 1, &err) == -1) {
 			char *m;
 
 			xasprintf(&m, "%s: the last part of a continued answer "
@@ -1368,13 +1372,22 @@ on_failure(struct sched *s, struct task *t, struct outcome *o)
 	char *m;
 	double d;
 
+	/* A rate limit while the endpoint is held back is the wait
+	 * working, not the task failing: it has its own, larger cap. */
+	if (o->kind == FAIL_RETRY && o->throttled &&
+	    r->throttled < THROTTLE_TRIES) {
+		r->throttled++;
+		r->attempts--;
+	}
 	if (o->kind == FAIL_RETRY && r->attempts <= r->spec.retries &&
 	    !interrupted && !s->fatal) {
 		d = retry_delay(o, r->attempts, &r->spec);
 		if (d <= r->spec.retry_max_wait) {
-			log_note("'%s': %s; trying again in %.1f s", t->name,
+			log_note("'%s': %s; trying again in %.2f s", t->name,
 			    o->err, d);
-			task_delay(s, t, d, 0);
+			/* It keeps its slot: a new start in it would put
+			 * more than -j in flight when it comes back. */
+			task_delay(s, t, d, 1);
 			return;
 		}
 		xasprintf(&m, "%s; the server asks to wait %.0f s, longer "
@@ -1403,7 +1416,7 @@ task_continue(struct sched *s, struct task *t, const struct reply *rep)
 	char *err = NULL, *m;
 
 	if (provider_join(&r->answer, rep->text, rep->len, r->spec.prefill,
-	    &err) == -1) {
+	    0, &err) == -1) {
 		xasprintf(&m, "%s: the answer was cut at max_tokens (%ld) and "
 		    "its continuation does not join cleanly: %s",
 		    r->spec.provider, r->spec.max_tokens, err);
@@ -1759,11 +1772,16 @@ sched_run(struct plan *p, struct dag *d, const struct sched_opts *o)
 		return 2;
 	}
 
+	/* The backoff's jitter differs from run to run, so runs that
+	 * failed together do not retry in step. */
+	srand((unsigned)getpid() ^ (unsigned)time(NULL) ^
+	    (unsigned)(now_mono() * 1e6));
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);	/* a closed terminal: as SIGTERM */
 	sa.sa_handler = SIG_IGN;	/* a command that stops reading */
 	sigaction(SIGPIPE, &sa, NULL);
 	/* libcurl is set up only when something may have to be asked (a

@@ -170,6 +170,19 @@ printf 'tiers:\n  cheap: nowhere:model\n' >"$CONF"
 pm
 check "a tier on an unknown endpoint names the known ones" \
     grep -q "unknown provider 'nowhere' (known: anthropic, openai, ollama, cmd)" "$T/err"
+check "a bad config tier is placed at its value" \
+    grep -qx "$CONF:2:10: error: unknown provider 'nowhere' (known: anthropic, openai, ollama, cmd)" "$T/err"
+printf 'tiers: {cheap: bogus:x}\n' >"$CONF"
+pm
+check "a bad flow-style tier: exit 2" test $? -eq 2
+check "a bad flow-style tier is placed at its value" \
+    grep -qx "$CONF:1:16: error: unknown provider 'bogus' (known: anthropic, openai, ollama, cmd)" "$T/err"
+printf '# limits\nretries:   500\n' >"$CONF"
+pm
+check "a bad number in the config: exit 2" test $? -eq 2
+check "a bad number in the config is placed at its value" \
+    grep -qx "$CONF:2:12: error: bad retries '500'" "$T/err"
+check "nothing asked for a bad config setting" test "$(requests)" -eq 0
 # The example in planmake-config(5) loads, and its tiers resolve.
 sed -n '/^\.Bd -literal/,/^\.Ed/p' "$top/man/planmake-config.5" | \
     sed '1d;$d' >"$CONF"

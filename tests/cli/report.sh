@@ -101,4 +101,21 @@ check "without -k: exit 1" test $? -eq 1
 check "without -k: unstarted tasks are listed" \
     jx 'j["failed"] == ["a.txt"] and len(j["undone"]) + len(j["skipped"]) == 3 and "b.txt" in j["undone"]'
 check "summary names what was not started" grep -q 'not started: .*b.txt' "$T/err"
+
+# The strong-only line uses the tier the tasks would: the config's
+# tiers: strong: when neither plan nor command line names one.
+rm -rf "$T/w/.planmake" "$T/w/planmake.lock" "$T/w"/*.txt
+mkdir -p "$XDG_CONFIG_HOME/planmake"
+printf 'tiers:\n  strong: anthropic:claude-opus-4-5\n' \
+    >"$XDG_CONFIG_HOME/planmake/config.yaml"
+stop_fake
+start_fake
+pm --json
+check "config strong tier: exit 0" test $? -eq 0
+check "config strong tier: the review uses it" grep -q '"model":"claude-opus-4-5"' "$T/fake.log"
+check "config strong tier: the summary prices at it" \
+    grep -q 'on the strong tier alone (claude-opus-4-5)' "$T/err"
+check "config strong tier: so does --json" \
+    jx 'j["strong_model"] == "claude-opus-4-5"'
+rm "$XDG_CONFIG_HOME/planmake/config.yaml"
 finish

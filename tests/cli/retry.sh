@@ -205,4 +205,30 @@ wait $bhpid 2>/dev/null
 check "connect_timeout=1: exit 1 in about a second ($el s)" \
     sh -c "[ $st -eq 1 ] && awk 'BEGIN { exit !($el >= 0.9 && $el < 4) }'"
 check "connect timeout named" grep -q "task 'a.txt' failed: anthropic: cannot connect to http://127.0.0.1:[0-9]*: .*[Tt]imeout\|timed out" "$T/err"
+
+# The jitter differs from run to run (rand() is seeded): eight tasks each
+# fail once with a 500; the eight backoffs of two runs are not the same.
+jitters() { sed -n "s/.*; trying again in \([0-9.]*\) s$/\1/p" "$T/err" | sort | tr '\n' ' '; }
+cat >"$T/script.json" <<'JS'
+[{"match": "Write a-file", "times": 1, "status": 500},
+ {"match": "Write b-file", "times": 1, "status": 500},
+ {"match": "Write c-file", "times": 1, "status": 500},
+ {"match": "Write d-file", "times": 1, "status": 500},
+ {"match": "Write e-file", "times": 1, "status": 500},
+ {"match": "Write f-file", "times": 1, "status": 500},
+ {"match": "Write g-file", "times": 1, "status": 500},
+ {"match": "Write h-file", "times": 1, "status": 500}]
+JS
+clean
+start_fake --script "$T/script.json"
+pm -v -j8
+j1=$(jitters)
+stop_fake
+clean
+start_fake --script "$T/script.json"
+pm -v -j8
+j2=$(jitters)
+stop_fake
+check "jitter: eight backoffs a run ($j1)" test "$(echo $j1 | wc -w)" -eq 8
+check "jitter: another run waits otherwise ($j2)" test "$j1" != "$j2"
 finish

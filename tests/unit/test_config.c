@@ -135,13 +135,13 @@ test_full_file(void **state)
 	    "  claude-sonnet-4-6:\n"
 	    "    prefill: true\n", &err), 0);
 	assert_string_equal(config_path(), path);
-	assert_string_equal(config_tier("cheap"), "local:qwen3");
-	assert_string_equal(config_tier("review"),
+	assert_string_equal(config_tier("cheap", NULL, NULL), "local:qwen3");
+	assert_string_equal(config_tier("review", NULL, NULL),
 	    "anthropic:claude-opus-4-8");
-	assert_null(config_tier("strong"));
-	assert_string_equal(config_setting("retries", &line), "7");
+	assert_null(config_tier("strong", NULL, NULL));
+	assert_string_equal(config_setting("retries", &line, NULL), "7");
 	assert_int_equal(line, 5);
-	assert_null(config_setting("continuations", &line));
+	assert_null(config_setting("continuations", &line, NULL));
 
 	e = config_endpoint("local");
 	assert_int_equal(e->wire, WIRE_OPENAI);
@@ -192,7 +192,7 @@ bad(const char *text, const char *want)
 	free(err);
 	/* A bad file leaves the built-ins in force. */
 	assert_non_null(config_endpoint("anthropic"));
-	assert_null(config_tier("cheap"));
+	assert_null(config_tier("cheap", NULL, NULL));
 }
 
 static void

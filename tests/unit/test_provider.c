@@ -446,9 +446,9 @@ join_ok(int prefill, const char *want, const char *first,
 	struct buf b = { 0 };
 	char *err = NULL;
 
-	assert_int_equal(provider_join(&b, first, strlen(first), prefill,
+	assert_int_equal(provider_join(&b, first, strlen(first), prefill, 0,
 	    &err), 0);
-	if (provider_join(&b, second, strlen(second), prefill, &err) != 0)
+	if (provider_join(&b, second, strlen(second), prefill, 0, &err) != 0)
 		fail_msg("join failed: %s", err);
 	buf_addstr(&b, "");
 	assert_string_equal(b.data, want);
@@ -459,7 +459,7 @@ static void
 test_join(void **state)
 {
 	const char *file = "a.c\n```c\nint\nmain(void)\n{\n\treturn 0;\n}\n"
-	    "```\n";
+	    "```\n", *lic;
 	struct buf b = { 0 };
 	char *err = NULL;
 
@@ -497,12 +497,13 @@ test_join(void **state)
 	join_ok(0, "x = 12345678 + 9\n", "x = 12345678", "12345678 + 9\n");
 
 	/* Not clean: nothing new, or earlier text repeated. */
-	assert_int_equal(provider_join(&b, file, strlen(file), 0, &err), 0);
-	assert_int_equal(provider_join(&b, " \n", 2, 0, &err), -1);
+	assert_int_equal(provider_join(&b, file, strlen(file), 0, 0, &err),
+	    0);
+	assert_int_equal(provider_join(&b, " \n", 2, 0, 0, &err), -1);
 	assert_string_equal(err, "the continuation brought no new text");
 	free(err);
 	err = NULL;
-	assert_int_equal(provider_join(&b, file, 30, 0, &err), -1);
+	assert_int_equal(provider_join(&b, file, 30, 0, 0, &err), -1);
 	assert_non_null(strstr(err, "repeats earlier text"));
 	assert_int_equal(b.len, strlen(file));	/* unchanged */
 	free(err);
@@ -511,11 +512,46 @@ test_join(void **state)
 	/* Starting the block over and stopping at the same place. */
 	buf_addstr(&b, "a.c\n```c\nint x;\n");
 	assert_int_equal(provider_join(&b, "a.c\n```c\nint x;\n", 16, 0,
-	    &err), -1);
+	    0, &err), -1);
 	assert_string_equal(err, "the continuation started the block over "
 	    "and got no further");
 	free(err);
+	err = NULL;
 	buf_free(&b);
+
+	/* Text that occurs earlier, but not at the cut, is new text: two
+	 * files with the same licence header. */
+	join_ok(0, "a.txt\n```\n/* Copyright 2026 Example Ltd. All rights "
+	    "reserved. */\nint a;\n```\n\nb.txt\n```\n/* Copyright 2026 "
+	    "Example Ltd. All rights reserved. */\nint b;\n```\n",
+	    "a.txt\n```\n/* Copyright 2026 Example Ltd. All rights "
+	    "reserved. */\nint a;\n```\n\nb.txt\n```\n",
+	    "/* Copyright 2026 Example Ltd. All rights reserved. */\n"
+	    "int b;\n```\n");
+	/* Repeated from inside the block the cut fell in, it is not. */
+	buf_addstr(&b, "b.txt\n```\n/* Copyright 2026 Example Ltd. All "
+	    "rights reserved. */\nint b;\nint b2;\n");
+	lic = "/* Copyright 2026 Example Ltd. All rights reserved. */\n"
+	    "int b;\nint c;\n";
+	assert_int_equal(provider_join(&b, lic, strlen(lic), 0, 0, &err),
+	    -1);
+	assert_non_null(strstr(err, "repeats earlier text"));
+	free(err);
+	err = NULL;
+	buf_free(&b);
+
+	/* A last part of nothing but white space: the answer was whole. */
+	buf_addstr(&b, file);
+	assert_int_equal(provider_join(&b, " \n", 2, 0, 1, &err), 0);
+	assert_int_equal(b.len, strlen(file));
+	assert_int_equal(provider_join(&b, "", 0, 1, 1, &err), 0);
+	assert_int_equal(b.len, strlen(file));
+	buf_free(&b);
+
+	/* A header and fence line with nothing after them finish the cut
+	 * line; they do not open the block again. */
+	join_ok(0, "a.txt\n```\nthis block is the content of a.txt\n```\n",
+	    "a.txt\n```\nthis block is the content of", " a.txt\n```\n");
 }
 
 static void
