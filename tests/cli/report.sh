@@ -104,7 +104,7 @@ check "summary names what was not started" grep -q 'not started: .*b.txt' "$T/er
 
 # The strong-only line uses the tier the tasks would: the config's
 # tiers: strong: when neither plan nor command line names one.
-rm -rf "$T/w/.planmake" "$T/w/planmake.lock" "$T/w"/*.txt
+rm -rf "$T/w/.planmake" "$T/w/planmake.lock" "$T/w"/*.txt "$T/w/REVIEW.md"
 mkdir -p "$XDG_CONFIG_HOME/planmake"
 printf 'tiers:\n  strong: anthropic:claude-opus-4-5\n' \
     >"$XDG_CONFIG_HOME/planmake/config.yaml"
