@@ -1015,6 +1015,7 @@ sched_batch(struct sched *s, struct task *t)
 	free(r->body);
 	r->body = NULL;
 	r->batched = 1;
+	r->attempts++;
 	t->state = TASK_RUNNING;
 }
 
@@ -1259,20 +1260,36 @@ task_answered(struct sched *s, struct task *t, struct reply *rep,
 }
 
 /* The answer to a request of a batch (a whole message), or why there is
- * none. */
+ * none: a request that may pass when asked again (not billed) goes into
+ * the next batch, up to the retries setting. */
 static void
 on_batch_answer(void *arg, struct task *t, const char *message, size_t len,
-    const char *err)
+    const char *err, int retry)
 {
 	struct answer_meta m;
 	struct sched *s = arg;
 	struct run *r = t->run;
 	struct decoder *d;
 	struct outcome o;
+	char *msg;
 
 	r->batched = 1;
+	if (err != NULL && retry && r->attempts <= r->spec.retries &&
+	    !interrupted && !s->stopping) {
+		log_note("'%s': %s; asking again in the next batch", t->name,
+		    err);
+		budget_settle(&s->budget, r->reserved ? r->worst : 0, 0);
+		r->reserved = 0;
+		sched_batch(s, t);
+		return;
+	}
 	if (err != NULL) {
-		task_fail(s, t, err);
+		if (r->attempts > 1) {
+			xasprintf(&msg, "%s after %d tries", err, r->attempts);
+			task_fail(s, t, msg);
+			free(msg);
+		} else
+			task_fail(s, t, err);
 		return;
 	}
 	memset(&m, 0, sizeof(m));
@@ -1716,6 +1733,7 @@ sched_run(struct plan *p, struct dag *d, const struct sched_opts *o)
 		log_error("batch %s is still in progress; run planmake again "
 		    "to collect its answers", bdir);
 		free(bdir);
+		rc = 1;
 	}
 	if (interrupted) {
 		log_error("interrupted: %zu of %zu tasks done; what finished "

@@ -133,6 +133,58 @@ sed -i 's/Write verse/Write line/' "$T/w/Planfile"
 pm --batch --budget 0.0035 --json batch_poll=0.1 p1.txt p2.txt p3.txt p4.txt
 check "batched, the same budget takes all four" jl 'j["tasks"]["asked"] == 4 and j["exit"] == 0 and len(creates) >= 1 and not direct'
 
+# A batched request that met a server error was not billed: it is asked
+# again in the next batch, up to the retries setting.
+cat >"$T/script.json" <<'JS'
+[{"match": "Write stanza 3", "times": 1, "status": 500}]
+JS
+stop_fake
+start_fake --batch-ms 200 --script "$T/script.json"
+sed -i 's/Write line/Write stanza/' "$T/w/Planfile"
+pm --batch --json batch_poll=0.1 p1.txt p2.txt p3.txt p4.txt
+check "a 5xx in a batch is retried and the build exits 0" test $? -eq 0
+check "the failed request went into a second batch of its own" \
+    jl 'len(creates) == 2 and creates[1]["batch_requests"] == 1'
+check "the retried task is built" grep -qx 'content for p3.txt' "$T/w/p3.txt"
+check "the retry is billed once" \
+    jl 'j["tiers"][0]["requests"] == 4 and j["tasks"]["asked"] == 4'
+cat >"$T/script.json" <<'JS'
+[{"match": "Write strophe 3", "status": 500}]
+JS
+stop_fake
+start_fake --batch-ms 200 --script "$T/script.json"
+sed -i 's/Write stanza/Write strophe/' "$T/w/Planfile"
+pm --batch -k batch_poll=0.1 retries=2 p1.txt p2.txt p3.txt p4.txt
+check "a batched request failing every time fails its task" test $? -eq 1
+check "it was asked retries+1 times, each in a batch" \
+    jl 'len(creates) == 3 and sum("p3.txt" in r["targets"] for r in items) == 3'
+check "its failure says how often it was tried" \
+    grep -q "task 'p3.txt' failed: anthropic: batch msgbatch_fake_3: the request failed: api_error: .* after 3 tries" "$T/err"
+
+# fakellm stops while the batch is in progress: polls back off, then this
+# run gives up polling, keeps the record and fails no task.
+stop_fake
+start_fake --batch-ms 60000
+sed -i 's/Write strophe/Write refrain/' "$T/w/Planfile"
+(cd "$T/w" && exec "$PLANMAKE" --batch -v batch_poll=0.1 p1.txt p2.txt) \
+    >"$T/out" 2>"$T/err" &
+pmpid=$!
+for _ in $(seq 1 100); do
+	ls "$T/w/.planmake/batches/"*.json >/dev/null 2>&1 && break
+	sleep 0.05
+done
+stop_fake
+wait "$pmpid"
+check "a batch that cannot be polled exits 1" test $? -eq 1
+check "no task failed for it" sh -c "! grep -q 'task .* failed' '$T/err'"
+check "the polls backed off" \
+    sh -c "grep -q 'polling again in 0.2 s' '$T/err' && grep -q 'polling again in 0.8 s' '$T/err'"
+check "it says a rerun collects the batch" \
+    grep -q 'batch msgbatch_fake_1 is still in progress; run planmake again to collect its answers' "$T/err"
+check "the record is kept" \
+    sh -c "ls '$T/w/.planmake/batches/'msgbatch_fake_1.json >/dev/null"
+rm -f "$T/w/.planmake/batches/"*.json
+
 pm --batch batch_poll=never
 check "a bad batch_poll exits 2" test $? -eq 2
 check "a bad batch_poll is named" grep -q "command line: bad batch_poll 'never'" "$T/err"

@@ -14,13 +14,14 @@ static int	ncalls;
 
 static void
 on_answer(void *arg, struct task *t, const char *message, size_t len,
-    const char *err)
+    const char *err, int retry)
 {
 	(void)arg;
 	(void)t;
 	(void)message;
 	(void)len;
 	(void)err;
+	(void)retry;
 	ncalls++;
 }
 
