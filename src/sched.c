@@ -1079,8 +1079,20 @@ task_start(struct sched *s, struct task *t)
 	}
 	if (s->opts->batch && r->spec.wire == WIRE_ANTHROPIC &&
 	    strcmp(r->spec.tier, "cheap") == 0) {
-		sched_batch(s, t);
-		return;
+		/* The first task of a cached prefix goes alone, as a plain
+		 * request; the others join a batch once it is answered. */
+		r->spec.cache_1h = r->spec.cache_mark;
+		switch (r->spec.cache_mark ? warm_admit(&s->warm,
+		    r->spec.prefix, t) : WARM_GO) {
+		case WARM_HOLD:
+			log_note("'%s' waits for the prompt cache to be "
+			    "written", t->name);
+			return;
+		case WARM_GO:
+			sched_batch(s, t);
+			return;
+		}
+		r->warming = 1;
 	}
 	free(r->user);		/* a task held before comes back here */
 	free(r->body);
@@ -1093,7 +1105,7 @@ task_start(struct sched *s, struct task *t)
 	r->body = request_wire_body(&r->spec, r->user, NULL);
 	if (!sched_afford(s, t, 0))
 		return;
-	if (r->spec.cache_mark) {
+	if (r->spec.cache_mark && !r->warming) {
 		switch (warm_admit(&s->warm, r->spec.prefix, t)) {
 		case WARM_HOLD:
 			log_note("'%s' waits for the prompt cache to be "

@@ -185,6 +185,36 @@ check "the record is kept" \
     sh -c "ls '$T/w/.planmake/batches/'msgbatch_fake_1.json >/dev/null"
 rm -f "$T/w/.planmake/batches/"*.json
 
+# --batch with a shared cached prefix: the first task writes the cache
+# alone, as a plain request, with "ttl":"1h"; the others join a batch
+# after it is answered and read the cache.  The 1 h write rate is billed.
+for i in $(seq 1 350); do
+	echo "Line $i of the shared design notes, the same for every task."
+done >"$T/w/CONTEXT.md"
+{
+	echo 'context = CONTEXT.md'
+	echo 'all: c1.txt c2.txt c3.txt c4.txt'
+	echo '.PHONY: all'
+	for i in 1 2 3 4; do
+		echo "c$i.txt:"
+		printf '\tWrite note %s.\n' "$i"
+	done
+} >"$T/w/Cached"
+stop_fake
+start_fake --batch-ms 200
+pm -f Cached --batch --json batch_poll=0.1
+check "a cached fan-out through --batch builds" test $? -eq 0
+check "one task went alone, as a plain request" \
+    jl 'len(direct) == 1 and direct[0]["usage"]["cache_creation_input_tokens"] > 0'
+check "it wrote the cache with a 1 h lifetime" \
+    jl 'direct[0]["usage"]["cache_creation"]["ephemeral_1h_input_tokens"] == direct[0]["usage"]["cache_creation_input_tokens"]'
+check "the other three went in one batch created after its answer" \
+    jl 'len(creates) == 1 and creates[0]["batch_requests"] == 3 and creates[0]["t_start"] >= direct[0]["t"]'
+check "the batched requests read the cache" \
+    jl 'len(items) == 3 and all(r["usage"]["cache_read_input_tokens"] > 0 and r["usage"]["cache_creation_input_tokens"] == 0 for r in items)'
+check "the 1 h write rate is in the cost" \
+    jl 'abs(j["total_cost_usd"] - (sum(r["usage"]["input_tokens"] + 2 * r["usage"]["cache_creation_input_tokens"] + 5 * r["usage"]["output_tokens"] for r in direct) / 1e6 + sum(r["usage"]["input_tokens"] + 0.1 * r["usage"]["cache_read_input_tokens"] + 5 * r["usage"]["output_tokens"] for r in items) / 2e6)) < 1e-9'
+
 pm --batch batch_poll=never
 check "a bad batch_poll exits 2" test $? -eq 2
 check "a bad batch_poll is named" grep -q "command line: bad batch_poll 'never'" "$T/err"
