@@ -58,13 +58,13 @@ check "every target written" \
 check "batched answers are split like any other" \
     grep -qx 'content for p3.txt' "$T/w/p3.txt"
 check "--json counts the batched requests" \
-    jl '[(t["tier"], t["requests"], t["batched"]) for t in j["tiers"]] == [("cheap", 4, 4), ("strong", 1, 0)]'
+    jl '[(t["tier"], t["answers"], t["batched"]) for t in j["tiers"]] == [("cheap", 4, 4), ("strong", 1, 0)]'
 check "batched requests cost half" \
     jl 'abs(j["tiers"][0]["cost_usd"] - sum((r["usage"]["input_tokens"] * 1 + r["usage"]["output_tokens"] * 5) / 1e6 for r in items) / 2) < 1e-9'
 check "the record of a finished batch is gone" \
     sh -c "! ls '$T/w/.planmake/batches/'*.json 2>/dev/null"
 check "the summary says how many were batched" \
-    grep -q 'tier cheap (claude-haiku-4-5): 4 requests (4 batched)' "$T/err"
+    grep -q 'tier cheap (claude-haiku-4-5): 4 answers (4 batched)' "$T/err"
 : >"$T/fake.log"
 pm --batch batch_poll=0.2
 check "a rerun asks nothing" \
@@ -147,7 +147,7 @@ check "the failed request went into a second batch of its own" \
     jl 'len(creates) == 2 and creates[1]["batch_requests"] == 1'
 check "the retried task is built" grep -qx 'content for p3.txt' "$T/w/p3.txt"
 check "the retry is billed once" \
-    jl 'j["tiers"][0]["requests"] == 4 and j["tasks"]["asked"] == 4'
+    jl 'j["tiers"][0]["answers"] == 4 and j["tasks"]["asked"] == 4'
 cat >"$T/script.json" <<'JS'
 [{"match": "Write strophe 3", "status": 500}]
 JS

@@ -58,7 +58,7 @@ check "--json input tokens per tier match fakellm's" \
 check "--json output tokens match fakellm's" \
     jx 'j["tokens"]["output"] == sum(r["usage"]["output_tokens"] for r in l)'
 check "--json requests per tier" \
-    jx '[(t["tier"], t["requests"]) for t in j["tiers"]] == [("cheap", 3), ("strong", 1)]'
+    jx '[(t["tier"], t["answers"]) for t in j["tiers"]] == [("cheap", 3), ("strong", 1)]'
 check "--json cost per tier at the model's rates" \
     jx 'all(close(t["cost_usd"], sum(cost(r) for r in l if r["model"] == t["model"])) for t in j["tiers"])'
 check "--json total cost" jx 'close(j["total_cost_usd"], sum(cost(r) for r in l))'
@@ -66,14 +66,14 @@ check "--json strong-only cost prices all usage at the strong rates" \
     jx 'close(j["strong_only_cost_usd"], sum(cost(r, "claude-sonnet-4-5") for r in l)) and j["strong_model"] == "claude-sonnet-4-5"'
 check "--json strong-only costs more than the mixed build" \
     jx 'j["strong_only_cost_usd"] > j["total_cost_usd"]'
-check "--json reports planmake's CPU time" jx 'j["cpu_seconds"] > 0 and j["requests"] == 4'
+check "--json reports planmake's CPU time" jx 'j["cpu_seconds"] > 0 and j["answers"] == 4'
 total=$(python3 -c 'import json,sys; print("%.4f" % json.load(open(sys.argv[1]))["total_cost_usd"])' "$T/out")
 alone=$(python3 -c 'import json,sys; print("%.4f" % json.load(open(sys.argv[1]))["strong_only_cost_usd"])' "$T/out")
 check "summary prints the same total (\$$total)" grep -q "total \$$total;" "$T/err"
 check "summary prints the strong-only cost (\$$alone)" \
     grep -q "on the strong tier alone (claude-sonnet-4-5) \$$alone" "$T/err"
 check "summary has a line per tier with cache tokens" \
-    grep -q 'tier cheap (claude-haiku-4-5): 3 requests; tokens: [0-9]* in, [0-9]* out, 0 cache write, 0 cache read; \$' "$T/err"
+    grep -q 'tier cheap (claude-haiku-4-5): 3 answers; tokens: [0-9]* in, [0-9]* out; \$' "$T/err"
 
 # Up to date: the JSON still comes, with nothing asked.
 pm --json
