@@ -19,13 +19,15 @@ struct task;
 /* Seconds between polls unless the plan's batch_poll says otherwise. */
 #define BATCH_POLL	30.0
 
-/* The answer to t's request: message is the JSON of a Messages API
+/* The answer to t's request (t is NULL for a request of a recorded batch
+ * that no task claimed: its answer is only to be cached under key):
+ * message is the JSON of a Messages API
  * answer (len bytes), or NULL with err saying why there is none; retry
  * is set when the request may succeed if asked again (a server error,
  * an expired or canceled request: such a request is not billed). */
 typedef void	(*batch_result_fn)(void *arg, struct task *t,
-		    const char *message, size_t len, const char *err,
-		    int retry);
+		    const char *key, const char *message, size_t len,
+		    const char *err, int retry);
 
 struct batches;
 

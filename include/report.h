@@ -25,6 +25,7 @@ enum report_list {
 	REPORT_FAILED,
 	REPORT_SKIPPED,		/* a dependency failed */
 	REPORT_UNDONE,		/* never started: stopped or over budget */
+	REPORT_INBATCH,		/* waiting in a batch a rerun collects */
 	REPORT_NLISTS
 };
 

@@ -52,6 +52,7 @@ struct bat {
 	size_t		 nitems;
 	double		 next;		/* monotonic time of the next poll */
 	int		 fails;		/* polls failed in a row */
+	int		 recorded;	/* made by an earlier run */
 };
 
 struct batches {
@@ -135,6 +136,7 @@ bat_load(struct batches *bs, const char *path, char **errp)
 	b->id = xstrdup(id);
 	b->file = xstrdup(path);
 	b->state = B_WAITING;
+	b->recorded = 1;	/* polled even when no task claims it */
 	json_array_foreach(reqs, i, v)
 		if ((key = json_string_value(v)) != NULL)
 			bat_item(b, key);
@@ -225,7 +227,8 @@ deliver(struct batches *bs, struct bitem *it)
 	if (it->task == NULL || !it->answered || it->delivered)
 		return;
 	it->delivered = 1;
-	bs->fn(bs->arg, it->task, it->message, it->len, it->err, it->retry);
+	bs->fn(bs->arg, it->task, it->key, it->message, it->len, it->err,
+	    it->retry);
 }
 
 /* Forget b's record when every answer has reached its task. */
@@ -419,7 +422,7 @@ batch_tick(struct batches *bs)
 	now = now_mono();
 	for (i = 0; i < bs->n; i++) {
 		b = bs->v[i];
-		if (b->state != B_WAITING || !bat_wanted(b))
+		if (b->state != B_WAITING || !(bat_wanted(b) || b->recorded))
 			continue;
 		if (b->next > now) {
 			if (next < 0 || b->next - now < next)
@@ -630,6 +633,7 @@ on_result_line(struct bat *b, const char *line, size_t n)
 static void
 on_results(struct batches *bs, struct bat *b, const struct http_result *res)
 {
+	struct bitem *it;
 	const char *p, *end, *eol;
 	char *err;
 	size_t i;
@@ -659,6 +663,17 @@ on_results(struct batches *bs, struct bat *b, const struct http_result *res)
 	log_note("batch %s ended", b->id);
 	for (i = 0; i < b->nitems; i++)
 		deliver(bs, &b->items[i]);
+	/* Answers paid for that no task claims (the plan changed since the
+	 * batch was made) still go into the cache, under their keys. */
+	for (i = 0; i < b->nitems; i++) {
+		it = &b->items[i];
+		if (it->task != NULL || it->delivered)
+			continue;
+		it->delivered = 1;
+		if (it->message != NULL)
+			bs->fn(bs->arg, NULL, it->key, it->message, it->len,
+			    NULL, 0);
+	}
 	bat_retire(b);
 }
 

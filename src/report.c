@@ -14,7 +14,7 @@
 #include "util.h"
 
 static const char *const list_names[REPORT_NLISTS] = {
-	"failed", "skipped", "undone"
+	"failed", "skipped", "undone", "in_batch"
 };
 
 void
@@ -220,7 +220,8 @@ report_print(const struct report *r)
 	size_t i, k;
 
 	if (r->nasked + r->ncached + r->nlists[REPORT_FAILED] +
-	    r->nlists[REPORT_SKIPPED] + r->nlists[REPORT_UNDONE] == 0) {
+	    r->nlists[REPORT_SKIPPED] + r->nlists[REPORT_UNDONE] +
+	    r->nlists[REPORT_INBATCH] == 0) {
 		log_status("nothing to do: %zu task%s up to date", r->ntasks,
 		    r->ntasks == 1 ? "" : "s");
 		return;
@@ -245,7 +246,8 @@ report_print(const struct report *r)
 		for (i = 0; i < r->nlists[k]; i++)
 			buf_printf(&b, " %s", r->lists[k][i]);
 		log_error("%s:%s", k == REPORT_UNDONE ? "not started" :
-		    list_names[k], b.data && b.len ? b.data : " (none)");
+		    k == REPORT_INBATCH ? "in a batch" : list_names[k],
+		    b.data && b.len ? b.data : " (none)");
 	}
 	buf_free(&b);
 }

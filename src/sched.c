@@ -1074,6 +1074,7 @@ task_start(struct sched *s, struct task *t)
 		log_note("'%s' waits on a batch that an earlier run created",
 		    t->name);
 		t->state = TASK_RUNNING;
+		r->batched = 1;
 		batch_claim(s->batches, r->spec.key, t);
 		return;
 	}
@@ -1271,20 +1272,62 @@ task_answered(struct sched *s, struct task *t, struct reply *rep,
 	r->user = NULL;
 }
 
+/* A whole answer of a recorded batch that no task of this plan claims
+ * (the plan changed since): it was paid for, so it goes into the cache
+ * under its request key. */
+static void
+batch_orphan(struct sched *s, const char *key, const char *message,
+    size_t len)
+{
+	struct answer_meta m;
+	struct cache_entry e;
+	struct spec sp;
+	struct decoder *d;
+	struct outcome o;
+
+	memset(&sp, 0, sizeof(sp));
+	sp.wire = WIRE_ANTHROPIC;
+	sp.provider = (char *)"anthropic";	/* not freed: sp is not */
+	sp.model = (char *)"";			/* cleared */
+	memset(&m, 0, sizeof(m));
+	m.status = 200;
+	d = decoder_new(&sp);
+	decoder_feed(d, 200, "application/json", message, len);
+	decoder_finish(d, &m, &o);
+	decoder_free(d);
+	if (o.ok && o.reply.stop_kind == STOP_END && strlen(key) == 64) {
+		memset(&e, 0, sizeof(e));
+		memcpy(e.key, key, 65);
+		e.model = o.reply.model;
+		e.answer = o.reply.text;
+		e.answerlen = o.reply.len;
+		e.usage = o.reply.usage;
+		sched_cache_put(s, &e);
+		log_note("an answer of a batch no task claims is cached "
+		    "under %.12s", key);
+	}
+	outcome_clear(&o);
+}
+
 /* The answer to a request of a batch (a whole message), or why there is
  * none: a request that may pass when asked again (not billed) goes into
  * the next batch, up to the retries setting. */
 static void
-on_batch_answer(void *arg, struct task *t, const char *message, size_t len,
-    const char *err, int retry)
+on_batch_answer(void *arg, struct task *t, const char *key,
+    const char *message, size_t len, const char *err, int retry)
 {
 	struct answer_meta m;
 	struct sched *s = arg;
-	struct run *r = t->run;
+	struct run *r;
 	struct decoder *d;
 	struct outcome o;
 	char *msg;
 
+	if (t == NULL) {
+		batch_orphan(s, key, message, len);
+		return;
+	}
+	r = t->run;
 	r->batched = 1;
 	if (err != NULL && retry && r->attempts <= r->spec.retries &&
 	    !interrupted && !s->stopping) {
@@ -1529,6 +1572,9 @@ sched_report(struct sched *s, int rc, double t0)
 			report_list(rp, REPORT_FAILED, t->name);
 		else if (t->state == TASK_SKIPPED && t->rule->prompt)
 			report_list(rp, REPORT_SKIPPED, t->name);
+		else if (t->state == TASK_RUNNING &&
+		    ((struct run *)t->run)->batched)
+			report_list(rp, REPORT_INBATCH, t->name);
 		else if (t->state != TASK_DONE && t->state != TASK_SKIPPED &&
 		    t->rule->prompt)
 			report_list(rp, REPORT_UNDONE, t->name);

@@ -215,6 +215,47 @@ check "the batched requests read the cache" \
 check "the 1 h write rate is in the cost" \
     jl 'abs(j["total_cost_usd"] - (sum(r["usage"]["input_tokens"] + 2 * r["usage"]["cache_creation_input_tokens"] + 5 * r["usage"]["output_tokens"] for r in direct) / 1e6 + sum(r["usage"]["input_tokens"] + 0.1 * r["usage"]["cache_read_input_tokens"] + 5 * r["usage"]["output_tokens"] for r in items) / 2e6)) < 1e-9'
 
+# An interrupted --batch run lists its tasks as waiting in a batch; the
+# plan is then edited, so no task claims the recorded batch: the rerun
+# still collects it, caches its paid answers under their keys and removes
+# the record, and reverting the edit costs nothing.
+{
+	echo 'all: o1.txt o2.txt'
+	echo '.PHONY: all'
+	for i in 1 2; do
+		echo "o$i.txt:"
+		printf '\tWrite orphan %s.\n' "$i"
+	done
+} >"$T/w/Orph"
+stop_fake
+start_fake --batch-ms 1500
+(cd "$T/w" && exec "$PLANMAKE" -f Orph --batch batch_poll=0.1) \
+    >"$T/out" 2>"$T/err" &
+pmpid=$!
+for _ in $(seq 1 100); do
+	ls "$T/w/.planmake/batches/"*.json >/dev/null 2>&1 && break
+	sleep 0.05
+done
+sleep 0.2
+kill -INT "$pmpid"
+wait "$pmpid"
+check "an interrupted batch run lists its tasks as in a batch" \
+    sh -c "grep -q '^planmake: in a batch: o1.txt o2.txt$' '$T/err' && ! grep -q 'not started' '$T/err'"
+old=$(ls "$T/w/.planmake/batches/")
+sleep 1.5
+sed -i 's/Write orphan/Write other/' "$T/w/Orph"
+: >"$T/fake.log"
+pm -f Orph --batch batch_poll=0.1
+check "the edited plan builds" test $? -eq 0
+check "the rerun collected the batch no task claims" \
+    jl 'any(r["path"].endswith("/results") and r["batch"] == "msgbatch_fake_1" for r in l)'
+check "its record is removed" test ! -e "$T/w/.planmake/batches/$old"
+sed -i 's/Write other/Write orphan/' "$T/w/Orph"
+: >"$T/fake.log"
+pm -f Orph --batch batch_poll=0.1
+check "reverting the edit is answered from the cache" \
+    sh -c "test ! -s '$T/fake.log' && grep -qx 'content for o2.txt' '$T/w/o2.txt' && grep -q 'restored from the cache: o1.txt' '$T/err'"
+
 pm --batch batch_poll=never
 check "a bad batch_poll exits 2" test $? -eq 2
 check "a bad batch_poll is named" grep -q "command line: bad batch_poll 'never'" "$T/err"

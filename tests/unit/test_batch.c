@@ -13,9 +13,10 @@
 static int	ncalls;
 
 static void
-on_answer(void *arg, struct task *t, const char *message, size_t len,
-    const char *err, int retry)
+on_answer(void *arg, struct task *t, const char *key, const char *message,
+    size_t len, const char *err, int retry)
 {
+	(void)key;
 	(void)arg;
 	(void)t;
 	(void)message;
