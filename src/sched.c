@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "batch.h"
 #include "budget.h"
 #include "cache.h"
@@ -582,6 +584,99 @@ sched_dry_run(struct sched *s)
 		    tiers[i].cost, tiers[i].unknown ? "+?" : "");
 	printf("%s\n", ntiers ? ")" : "");
 	free(tiers);
+	return 0;
+}
+
+/* -n --json: what would run, as one JSON object on stdout: each task that
+ * is not up to date with its need, why, and the most it could cost, then
+ * the totals and the most per tier. */
+static int
+sched_dry_json(struct sched *s)
+{
+	static const char *const needs[] = { "up_to_date", "cache",
+	    "request", "later", "error", "refused" };
+	struct dry_tier *tiers, *ts;
+	struct estimate est;
+	json_t *o, *tasks, *jt, *jtiers;
+	struct task *t;
+	struct run *r;
+	size_t i, ntiers = 0, nask = 0, nlater = 0, ncache = 0, nup = 0;
+	long in = 0, out = 0;
+	double cost = 0;
+	int unknown = 0, bad;
+
+	tiers = xcalloc(s->dag->norder + 1, sizeof(*tiers));
+	tasks = json_array();
+	for (i = 0; i < s->dag->norder; i++) {
+		t = s->dag->order[i];
+		r = t->run;
+		if (t->rule->prompt == NULL)
+			continue;
+		if (r->need == NEED_NOTHING) {
+			nup++;
+			continue;
+		}
+		jt = json_pack("{s:s, s:s, s:s?}", "name", t->name, "need",
+		    needs[r->need], "why", r->why);
+		if (r->need == NEED_CACHE)
+			ncache++;
+		if (r->need == NEED_REQUEST || r->need == NEED_LATER) {
+			estimate(s, t, &est);
+			json_object_set_new(jt, "tier", json_string(r->spec.tier));
+			json_object_set_new(jt, "model",
+			    json_string(r->spec.model));
+			json_object_set_new(jt, "input_tokens",
+			    json_integer(est.in));
+			json_object_set_new(jt, "max_output_tokens",
+			    json_integer(est.out));
+			json_object_set_new(jt, "max_cost_usd", est.cost < 0 ?
+			    json_null() : json_real(est.cost));
+			in += est.in;
+			out += est.out;
+			ts = dry_tier(tiers, &ntiers, r->spec.tier);
+			if (est.cost < 0)
+				unknown = ts->unknown = 1;
+			else {
+				cost += est.cost;
+				ts->cost += est.cost;
+			}
+			if (r->need == NEED_REQUEST)
+				nask++;
+			else
+				nlater++;
+		}
+		if (r->need == NEED_REFUSED)
+			json_object_set_new(jt, "edited",
+			    json_string(r->edited));
+		json_array_append_new(tasks, jt);
+	}
+	jtiers = json_array();
+	for (i = 0; i < ntiers; i++)
+		json_array_append_new(jtiers, json_pack("{s:s, s:o}", "tier",
+		    tiers[i].tier, "max_cost_usd", tiers[i].unknown ?
+		    json_null() : json_real(tiers[i].cost)));
+	free(tiers);
+	o = json_pack("{s:b, s:b, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, "
+	    "s:I, s:o}, s:o}", "dry_run", 1, "up_to_date", json_array_size(
+	    tasks) == 0, "tasks", tasks, "totals",
+	    "tasks", (json_int_t)s->nprompt, "up_to_date", (json_int_t)nup,
+	    "ask", (json_int_t)nask, "maybe_ask", (json_int_t)nlater,
+	    "cached", (json_int_t)ncache, "input_tokens", (json_int_t)in,
+	    "max_output_tokens", (json_int_t)out, "max_cost_usd", unknown ?
+	    json_null() : json_real(cost), "tiers", jtiers);
+	if (o == NULL) {
+		log_error("cannot encode the --json report (a name is not "
+		    "UTF-8)");
+		return -1;
+	}
+	bad = json_dumpf(o, stdout, JSON_COMPACT | JSON_REAL_PRECISION(10))
+	    == -1 || fputc('\n', stdout) == EOF || fflush(stdout) == EOF;
+	json_decref(o);
+	if (bad) {
+		log_error("cannot write the --json report: %s",
+		    strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 
@@ -1746,8 +1841,12 @@ sched_run(struct plan *p, struct dag *d, const struct sched_opts *o)
 				rc = 1;
 		if (o->explain)
 			sched_explain(&s);
+		else if (o->dry_run && o->json)
+			sched_dry_json(&s);
 		else if (o->dry_run)
 			sched_dry_run(&s);
+		else if (o->json)
+			printf("{\"up_to_date\":%s}\n", rc ? "false" : "true");
 		sched_free(&s);
 		return o->question ? rc : 0;
 	}

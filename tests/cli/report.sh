@@ -101,4 +101,27 @@ check "without -k: exit 1" test $? -eq 1
 check "without -k: unstarted tasks are listed" \
     jx 'j["failed"] == ["a.txt"] and len(j["undone"]) + len(j["skipped"]) == 3 and "b.txt" in j["undone"]'
 check "summary names what was not started" grep -q 'not started: .*b.txt' "$T/err"
+# -n --json: one JSON object of what would run; -q --json: up_to_date.
+mkdir -p "$T/n"
+printf 'all: x.txt y.txt\n.PHONY: all\nx.txt:\n\tWrite x.\ny.txt: tier = strong\ny.txt: x.txt\n\tWrite y.\n' >"$T/n/Planfile"
+(cd "$T/n" && "$PLANMAKE" -n --json) >"$T/out" 2>"$T/err"
+check "-n --json exits 0" test $? -eq 0
+check "-n --json prints one JSON object and no plain line" \
+    python3 -c 'import json,sys; s=open(sys.argv[1]).read(); assert s.count("\n") == 1; json.loads(s)' "$T/out"
+check "-n --json: each task with its need, why and most cost" \
+    jx '[(t["name"], t["need"], t["tier"]) for t in j["tasks"]] == [("x.txt", "request", "cheap"), ("y.txt", "later", "strong")] and all(t["why"] and t["max_cost_usd"] > 0 for t in j["tasks"])'
+check "-n --json: totals and the most per tier" \
+    jx 'j["totals"]["ask"] == 1 and j["totals"]["maybe_ask"] == 1 and close(j["totals"]["max_cost_usd"], sum(t["max_cost_usd"] for t in j["tasks"])) and [(v["tier"], round(v["max_cost_usd"], 9)) for v in j["tiers"]] == [(t["tier"], round(t["max_cost_usd"], 9)) for t in j["tasks"]] and j["up_to_date"] is False'
+check "-n --json asks nothing" test ! -e "$T/n/x.txt"
+(cd "$T/n" && "$PLANMAKE" -q --json) >"$T/out" 2>"$T/err"
+check "-q --json on a stale plan exits 1" test $? -eq 1
+check "-q --json says it is not up to date" jx 'j == {"up_to_date": False}'
+(cd "$T/n" && "$PLANMAKE") >/dev/null 2>&1
+(cd "$T/n" && "$PLANMAKE" -q --json) >"$T/out" 2>"$T/err"
+check "-q --json on a built plan exits 0" test $? -eq 0
+check "-q --json on a built plan says it is up to date" \
+    grep -qx '{"up_to_date":true}' "$T/out"
+(cd "$T/n" && "$PLANMAKE" -n --json) >"$T/out" 2>"$T/err"
+check "-n --json on a built plan" \
+    jx 'j["tasks"] == [] and j["up_to_date"] is True and j["totals"]["up_to_date"] == 2'
 finish
