@@ -19,10 +19,15 @@ struct task;
 /* Seconds between polls unless the plan's batch_poll says otherwise. */
 #define BATCH_POLL	30.0
 
-/* The answer to t's request: message is the JSON of a Messages API
- * answer (len bytes), or NULL with err saying why there is none. */
+/* The answer to t's request (t is NULL for a request of a recorded batch
+ * that no task claimed: its answer is only to be cached under key):
+ * message is the JSON of a Messages API
+ * answer (len bytes), or NULL with err saying why there is none; retry
+ * is set when the request may succeed if asked again (a server error,
+ * an expired or canceled request: such a request is not billed). */
 typedef void	(*batch_result_fn)(void *arg, struct task *t,
-		    const char *message, size_t len, const char *err);
+		    const char *key, const char *message, size_t len,
+		    const char *err, int retry);
 
 struct batches;
 
@@ -57,7 +62,8 @@ int		 batch_owns(const struct batches *bs, const void *udata);
 void		 batch_done(struct batches *bs, const struct http_result *res);
 /* The batch module's requests in flight. */
 int		 batch_inflight(const struct batches *bs);
-/* The tasks waiting for a batch to end. */
+/* The tasks waiting for a batch that is still polled (not for one
+ * whose polls failed too often: a rerun collects that one). */
 size_t		 batch_waiting(const struct batches *bs);
 /* The ids of the batches tasks wait on, separated by spaces, or NULL.
  * The caller frees the result. */

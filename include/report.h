@@ -15,7 +15,8 @@ struct report_tier {
 	struct usage	 usage;
 	double		 cost;		/* USD, of the priced requests */
 	int		 unknown_cost;	/* a request of unknown price */
-	int		 requests;
+	int		 requests;	/* answers: each part of a continued
+					 * answer counts; retried attempts do not */
 	int		 batched;	/* of those, through a batch */
 };
 
@@ -24,6 +25,7 @@ enum report_list {
 	REPORT_FAILED,
 	REPORT_SKIPPED,		/* a dependency failed */
 	REPORT_UNDONE,		/* never started: stopped or over budget */
+	REPORT_INBATCH,		/* waiting in a batch a rerun collects */
 	REPORT_NLISTS
 };
 

@@ -63,6 +63,8 @@ struct spec {
 	size_t		  prefix_bytes;	/* bytes of system text and context */
 	long		  cache_min;	/* tokens a cached prefix needs */
 	int		  cache_mark;	/* send cache_control on the prefix */
+	int		  cache_1h;	/* ... with "ttl":"1h" (--batch: a
+					 * batch may take over 5 minutes) */
 	/* Set by the caller before request_spec() to check settings only:
 	 * context files are then looked for, not read, and one that a
 	 * prerequisite task will make need not exist yet. */

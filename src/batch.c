@@ -13,8 +13,11 @@
 #include "util.h"
 
 #define BATCH_FORMAT	1
-/* Polls that may fail in a row before the tasks waiting fail. */
+/* Polls that may fail in a row before this run stops polling; the
+ * record is kept, so a rerun collects the batch. */
 #define BATCH_TRIES	5
+/* The most seconds between polls that failed. */
+#define BATCH_BACKOFF_MAX	600.0
 
 enum bstate {
 	B_QUEUED,		/* collecting requests */
@@ -22,6 +25,7 @@ enum bstate {
 	B_WAITING,		/* created; polled when its time comes */
 	B_POLLING,		/* a poll is in flight */
 	B_FETCHING,		/* the results are being fetched */
+	B_STALLED,		/* polls failed: left to a rerun */
 	B_DONE			/* every answer is in */
 };
 
@@ -33,6 +37,7 @@ struct bitem {
 	char		*message;	/* owned: an answer no task took yet */
 	size_t		 len;
 	char		*err;		/* owned: why there is no answer */
+	int		 retry;		/* err may pass if asked again */
 	int		 answered;	/* message or err is in */
 	int		 delivered;	/* handed to its task */
 };
@@ -47,6 +52,7 @@ struct bat {
 	size_t		 nitems;
 	double		 next;		/* monotonic time of the next poll */
 	int		 fails;		/* polls failed in a row */
+	int		 recorded;	/* made by an earlier run */
 };
 
 struct batches {
@@ -130,6 +136,7 @@ bat_load(struct batches *bs, const char *path, char **errp)
 	b->id = xstrdup(id);
 	b->file = xstrdup(path);
 	b->state = B_WAITING;
+	b->recorded = 1;	/* polled even when no task claims it */
 	json_array_foreach(reqs, i, v)
 		if ((key = json_string_value(v)) != NULL)
 			bat_item(b, key);
@@ -220,7 +227,8 @@ deliver(struct batches *bs, struct bitem *it)
 	if (it->task == NULL || !it->answered || it->delivered)
 		return;
 	it->delivered = 1;
-	bs->fn(bs->arg, it->task, it->message, it->len, it->err);
+	bs->fn(bs->arg, it->task, it->key, it->message, it->len, it->err,
+	    it->retry);
 }
 
 /* Forget b's record when every answer has reached its task. */
@@ -297,9 +305,10 @@ bat_send(struct batches *bs, struct bat *b, const char *url,
 	return rc;
 }
 
-/* Every item of b that has no answer yet gets err. */
+/* Every item of b that has no answer yet gets err; retry when asking
+ * again may pass. */
 static void
-bat_fail(struct batches *bs, struct bat *b, const char *err)
+bat_fail(struct batches *bs, struct bat *b, const char *err, int retry)
 {
 	size_t i;
 
@@ -308,9 +317,42 @@ bat_fail(struct batches *bs, struct bat *b, const char *err)
 			continue;
 		b->items[i].answered = 1;
 		b->items[i].err = xstrdup(err);
+		b->items[i].retry = retry;
 		deliver(bs, &b->items[i]);
 	}
 	b->state = B_DONE;
+}
+
+/* A poll of b (or the fetch of its results) failed with err: poll again
+ * later, waiting twice as long each time, and after BATCH_TRIES failures
+ * stop polling in this run.  The tasks keep waiting and the record is
+ * kept, so a rerun collects the batch instead of paying for it again. */
+static void
+bat_poll_failed(struct batches *bs, struct bat *b, const char *err)
+{
+	double d;
+
+	if (++b->fails >= BATCH_TRIES) {
+		log_warning("%s; %d polls of batch %s failed, so this run stops "
+		    "polling it; its record is kept and a rerun collects it",
+		    err, b->fails, b->id);
+		b->state = B_STALLED;
+		return;
+	}
+	d = bs->poll * (1 << (b->fails - 1));
+	if (d > BATCH_BACKOFF_MAX)
+		d = BATCH_BACKOFF_MAX;
+	log_note("%s; polling again in %.1f s", err, d);
+	b->state = B_WAITING;
+	b->next = now_mono() + d;
+}
+
+/* Whether an HTTP status (0: no answer) of a failed request may pass
+ * when it is sent again. */
+static int
+status_retryable(long status)
+{
+	return status == 0 || status == 408 || status == 429 || status >= 500;
 }
 
 void
@@ -344,7 +386,7 @@ batch_flush(struct batches *bs)
 		xasprintf(&url, "%s/v1/messages/batches", b->base);
 		b->state = B_CREATING;
 		if (bat_send(bs, b, url, body, &err) == -1) {
-			bat_fail(bs, b, err);
+			bat_fail(bs, b, err, 0);
 			free(err);
 			err = NULL;
 		} else
@@ -380,7 +422,7 @@ batch_tick(struct batches *bs)
 	now = now_mono();
 	for (i = 0; i < bs->n; i++) {
 		b = bs->v[i];
-		if (b->state != B_WAITING || !bat_wanted(b))
+		if (b->state != B_WAITING || !(bat_wanted(b) || b->recorded))
 			continue;
 		if (b->next > now) {
 			if (next < 0 || b->next - now < next)
@@ -389,7 +431,7 @@ batch_tick(struct batches *bs)
 		}
 		xasprintf(&url, "%s/v1/messages/batches/%s", b->base, b->id);
 		if (bat_send(bs, b, url, NULL, &err) == -1) {
-			bat_fail(bs, b, err);
+			bat_poll_failed(bs, b, err);
 			free(err);
 			err = NULL;
 		} else
@@ -474,7 +516,7 @@ on_created(struct batches *bs, struct bat *b, const struct http_result *res)
 	    id[0] == '.') {
 		err = res->status == 200 ? xstrdup("anthropic: the batch was "
 		    "created without a usable id") : http_error(b, res);
-		bat_fail(bs, b, err);
+		bat_fail(bs, b, err, status_retryable(res->status));
 		free(err);
 		json_decref(root);
 		return;
@@ -505,9 +547,9 @@ on_polled(struct batches *bs, struct bat *b, const struct http_result *res)
 	    "processing_status"));
 	url = json_string_value(json_object_get(root, "results_url"));
 	if (res->status == 404) {
-		/* Gone (expired or deleted): a rerun asks anew. */
+		/* Gone (expired or deleted): its requests are asked anew. */
 		err = http_error(b, res);
-		bat_fail(bs, b, err);
+		bat_fail(bs, b, err, 1);
 		free(err);
 		if (b->file != NULL && unlink(b->file) == -1 &&
 		    errno != ENOENT)
@@ -517,13 +559,7 @@ on_polled(struct batches *bs, struct bat *b, const struct http_result *res)
 		b->file = NULL;
 	} else if (res->status != 200 || status == NULL) {
 		err = http_error(b, res);
-		if (++b->fails >= BATCH_TRIES) {
-			bat_fail(bs, b, err);
-		} else {
-			log_note("%s; polling again in %.1f s", err, bs->poll);
-			b->state = B_WAITING;
-			b->next = now_mono() + bs->poll;
-		}
+		bat_poll_failed(bs, b, err);
 		free(err);
 	} else if (strcmp(status, "ended") != 0 || url == NULL) {
 		log_debug(LOG_HTTP, "batch %s is %s", b->id, status);
@@ -531,7 +567,7 @@ on_polled(struct batches *bs, struct bat *b, const struct http_result *res)
 		b->state = B_WAITING;
 		b->next = now_mono() + bs->poll;
 	} else if (bat_send(bs, b, url, NULL, &err) == -1) {
-		bat_fail(bs, b, err);
+		bat_poll_failed(bs, b, err);
 		free(err);
 	} else {
 		b->fails = 0;
@@ -540,9 +576,12 @@ on_polled(struct batches *bs, struct bat *b, const struct http_result *res)
 	json_decref(root);
 }
 
-/* The text of a result that is not an answer. */
+/* The text of a result that is not an answer; *retryp is set when the
+ * request may pass if asked again: it expired, was canceled, or met a
+ * server error (none of which is billed). */
 static char *
-result_error(const struct bat *b, const char *type, json_t *result)
+result_error(const struct bat *b, const char *type, json_t *result,
+    int *retryp)
 {
 	json_t *e;
 	const char *et, *msg;
@@ -551,6 +590,10 @@ result_error(const struct bat *b, const char *type, json_t *result)
 	e = json_object_get(json_object_get(result, "error"), "error");
 	et = json_string_value(json_object_get(e, "type"));
 	msg = json_string_value(json_object_get(e, "message"));
+	*retryp = strcmp(type, "errored") != 0 || (et != NULL &&
+	    (strcmp(et, "api_error") == 0 || strcmp(et, "overloaded_error") ==
+	    0 || strcmp(et, "rate_limit_error") == 0 || strcmp(et,
+	    "timeout_error") == 0));
 	xasprintf(&s, "anthropic: batch %s: the request %s%s%s%s%s", b->id,
 	    strcmp(type, "errored") == 0 ? "failed" : type,
 	    et ? ": " : "", et ? et : "", msg ? ": " : "", msg ? msg : "");
@@ -580,7 +623,7 @@ on_result_line(struct bat *b, const char *line, size_t n)
 			it->message = json_dumps(msg, JSON_COMPACT);
 			it->len = strlen(it->message);
 		} else
-			it->err = result_error(b, type, result);
+			it->err = result_error(b, type, result, &it->retry);
 		it->answered = 1;
 	}
 	json_decref(root);
@@ -590,18 +633,14 @@ on_result_line(struct bat *b, const char *line, size_t n)
 static void
 on_results(struct batches *bs, struct bat *b, const struct http_result *res)
 {
+	struct bitem *it;
 	const char *p, *end, *eol;
 	char *err;
 	size_t i;
 
 	if (res->status != 200) {
 		err = http_error(b, res);
-		if (++b->fails >= BATCH_TRIES)
-			bat_fail(bs, b, err);
-		else {
-			b->state = B_WAITING;
-			b->next = now_mono() + bs->poll;
-		}
+		bat_poll_failed(bs, b, err);
 		free(err);
 		return;
 	}
@@ -617,12 +656,24 @@ on_results(struct batches *bs, struct bat *b, const struct http_result *res)
 		if (!b->items[i].answered) {
 			b->items[i].answered = 1;
 			b->items[i].err = xstrdup(err);
+			b->items[i].retry = 1;
 		}
 	free(err);
 	b->state = B_DONE;
 	log_note("batch %s ended", b->id);
 	for (i = 0; i < b->nitems; i++)
 		deliver(bs, &b->items[i]);
+	/* Answers paid for that no task claims (the plan changed since the
+	 * batch was made) still go into the cache, under their keys. */
+	for (i = 0; i < b->nitems; i++) {
+		it = &b->items[i];
+		if (it->task != NULL || it->delivered)
+			continue;
+		it->delivered = 1;
+		if (it->message != NULL)
+			bs->fn(bs->arg, NULL, it->key, it->message, it->len,
+			    NULL, 0);
+	}
 	bat_retire(b);
 }
 
@@ -670,6 +721,8 @@ batch_waiting(const struct batches *bs)
 		return 0;
 	for (i = 0; i < bs->n; i++) {
 		b = bs->v[i];
+		if (b->state == B_STALLED)
+			continue;
 		for (k = 0; k < b->nitems; k++)
 			if (b->items[k].task != NULL &&
 			    !b->items[k].delivered)

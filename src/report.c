@@ -14,7 +14,7 @@
 #include "util.h"
 
 static const char *const list_names[REPORT_NLISTS] = {
-	"failed", "skipped", "undone"
+	"failed", "skipped", "undone", "in_batch"
 };
 
 void
@@ -145,7 +145,20 @@ report_unknown(const struct report *r)
 	return 0;
 }
 
-/* One line per tier: requests, tokens, cost. */
+/* Put the tokens of u on b: all input tokens, of which those read from
+ * and written to the prompt cache, then the output tokens. */
+static void
+usage_text(struct buf *b, const struct usage *u)
+{
+	buf_printf(b, "tokens: %ld in", u->in + u->cache_read +
+	    u->cache_write);
+	if (u->cache_read + u->cache_write > 0)
+		buf_printf(b, " (%ld from the prompt cache, %ld written to "
+		    "it)", u->cache_read, u->cache_write);
+	buf_printf(b, ", %ld out", u->out);
+}
+
+/* One line per tier: answers, tokens, cost. */
 static void
 print_tiers(const struct report *r)
 {
@@ -156,13 +169,12 @@ print_tiers(const struct report *r)
 	for (i = 0; i < r->ntiers; i++) {
 		rt = &r->tiers[i];
 		b.len = 0;
-		buf_printf(&b, "%d request%s", rt->requests,
+		buf_printf(&b, "%d answer%s", rt->requests,
 		    rt->requests == 1 ? "" : "s");
 		if (rt->batched > 0)
 			buf_printf(&b, " (%d batched)", rt->batched);
-		buf_printf(&b, "; tokens: %ld in, %ld out, %ld cache write, "
-		    "%ld cache read", rt->usage.in, rt->usage.out,
-		    rt->usage.cache_write, rt->usage.cache_read);
+		buf_printf(&b, "; ");
+		usage_text(&b, &rt->usage);
 		if (rt->unknown_cost)
 			log_status("tier %s (%s): %s; cost unknown", rt->tier,
 			    rt->model, b.data);
@@ -208,16 +220,17 @@ report_print(const struct report *r)
 	size_t i, k;
 
 	if (r->nasked + r->ncached + r->nlists[REPORT_FAILED] +
-	    r->nlists[REPORT_SKIPPED] + r->nlists[REPORT_UNDONE] == 0) {
+	    r->nlists[REPORT_SKIPPED] + r->nlists[REPORT_UNDONE] +
+	    r->nlists[REPORT_INBATCH] == 0) {
 		log_status("nothing to do: %zu task%s up to date", r->ntasks,
 		    r->ntasks == 1 ? "" : "s");
 		return;
 	}
+	usage_text(&b, &all);
 	log_status("%zu task%s: %zu asked, %zu from cache, %zu up to date, "
-	    "%zu failed, %zu skipped; tokens: %ld in, %ld out", r->ntasks,
+	    "%zu failed, %zu skipped; %s", r->ntasks,
 	    r->ntasks == 1 ? "" : "s", r->nasked, r->ncached, r->nuptodate,
-	    r->nlists[REPORT_FAILED], r->nlists[REPORT_SKIPPED],
-	    all.in + all.cache_write + all.cache_read, all.out);
+	    r->nlists[REPORT_FAILED], r->nlists[REPORT_SKIPPED], b.data);
 	if (r->ntiers > 0) {
 		print_tiers(r);
 		if (all.cache_write + all.cache_read > 0)
@@ -233,7 +246,8 @@ report_print(const struct report *r)
 		for (i = 0; i < r->nlists[k]; i++)
 			buf_printf(&b, " %s", r->lists[k][i]);
 		log_error("%s:%s", k == REPORT_UNDONE ? "not started" :
-		    list_names[k], b.data && b.len ? b.data : " (none)");
+		    k == REPORT_INBATCH ? "in a batch" : list_names[k],
+		    b.data && b.len ? b.data : " (none)");
 	}
 	buf_free(&b);
 }
@@ -273,7 +287,7 @@ report_object(const struct report *r, int rc)
 		requests += rt->requests;
 		json_array_append_new(tiers, json_pack("{s:s, s:s, s:i, s:i, "
 		    "s:I, s:I, s:I, s:I, s:o}", "tier", rt->tier, "model",
-		    rt->model, "requests", rt->requests, "batched",
+		    rt->model, "answers", rt->requests, "batched",
 		    rt->batched, "input_tokens", (json_int_t)rt->usage.in,
 		    "output_tokens", (json_int_t)rt->usage.out,
 		    "cache_write_tokens", (json_int_t)rt->usage.cache_write,
@@ -300,7 +314,7 @@ report_object(const struct report *r, int rc)
 	    "strong_only_cost_usd", jcost(r->strong_only,
 	    r->strong_unknown || r->strong_model == NULL),
 	    "budget_usd", r->budget < 0 ? json_null() : json_real(r->budget),
-	    "requests", requests,
+	    "answers", requests,
 	    "seconds", r->seconds,
 	    "cpu_seconds", cpu_seconds());
 	if (o == NULL)

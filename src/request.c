@@ -634,7 +634,10 @@ anthropic_system(const struct spec *s)
 	if (s->context != NULL)
 		json_array_append_new(blocks, last = json_pack("{s:s, s:s}",
 		    "type", "text", "text", s->context));
-	if (s->cache_mark)
+	if (s->cache_mark && s->cache_1h)
+		json_object_set_new(last, "cache_control", json_pack("{s:s, "
+		    "s:s}", "type", "ephemeral", "ttl", "1h"));
+	else if (s->cache_mark)
 		json_object_set_new(last, "cache_control", json_pack("{s:s}",
 		    "type", "ephemeral"));
 	return blocks;

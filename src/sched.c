@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "batch.h"
 #include "budget.h"
 #include "cache.h"
@@ -652,6 +654,99 @@ sched_dry_run(struct sched *s)
 	return 0;
 }
 
+/* -n --json: what would run, as one JSON object on stdout: each task that
+ * is not up to date with its need, why, and the most it could cost, then
+ * the totals and the most per tier. */
+static int
+sched_dry_json(struct sched *s)
+{
+	static const char *const needs[] = { "up_to_date", "cache",
+	    "request", "later", "error", "refused" };
+	struct dry_tier *tiers, *ts;
+	struct estimate est;
+	json_t *o, *tasks, *jt, *jtiers;
+	struct task *t;
+	struct run *r;
+	size_t i, ntiers = 0, nask = 0, nlater = 0, ncache = 0, nup = 0;
+	long in = 0, out = 0;
+	double cost = 0;
+	int unknown = 0, bad;
+
+	tiers = xcalloc(s->dag->norder + 1, sizeof(*tiers));
+	tasks = json_array();
+	for (i = 0; i < s->dag->norder; i++) {
+		t = s->dag->order[i];
+		r = t->run;
+		if (t->rule->prompt == NULL)
+			continue;
+		if (r->need == NEED_NOTHING) {
+			nup++;
+			continue;
+		}
+		jt = json_pack("{s:s, s:s, s:s?}", "name", t->name, "need",
+		    needs[r->need], "why", r->why);
+		if (r->need == NEED_CACHE)
+			ncache++;
+		if (r->need == NEED_REQUEST || r->need == NEED_LATER) {
+			estimate(s, t, &est);
+			json_object_set_new(jt, "tier", json_string(r->spec.tier));
+			json_object_set_new(jt, "model",
+			    json_string(r->spec.model));
+			json_object_set_new(jt, "input_tokens",
+			    json_integer(est.in));
+			json_object_set_new(jt, "max_output_tokens",
+			    json_integer(est.out));
+			json_object_set_new(jt, "max_cost_usd", est.cost < 0 ?
+			    json_null() : json_real(est.cost));
+			in += est.in;
+			out += est.out;
+			ts = dry_tier(tiers, &ntiers, r->spec.tier);
+			if (est.cost < 0)
+				unknown = ts->unknown = 1;
+			else {
+				cost += est.cost;
+				ts->cost += est.cost;
+			}
+			if (r->need == NEED_REQUEST)
+				nask++;
+			else
+				nlater++;
+		}
+		if (r->need == NEED_REFUSED)
+			json_object_set_new(jt, "edited",
+			    json_string(r->edited));
+		json_array_append_new(tasks, jt);
+	}
+	jtiers = json_array();
+	for (i = 0; i < ntiers; i++)
+		json_array_append_new(jtiers, json_pack("{s:s, s:o}", "tier",
+		    tiers[i].tier, "max_cost_usd", tiers[i].unknown ?
+		    json_null() : json_real(tiers[i].cost)));
+	free(tiers);
+	o = json_pack("{s:b, s:b, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, "
+	    "s:I, s:o}, s:o}", "dry_run", 1, "up_to_date", json_array_size(
+	    tasks) == 0, "tasks", tasks, "totals",
+	    "tasks", (json_int_t)s->nprompt, "up_to_date", (json_int_t)nup,
+	    "ask", (json_int_t)nask, "maybe_ask", (json_int_t)nlater,
+	    "cached", (json_int_t)ncache, "input_tokens", (json_int_t)in,
+	    "max_output_tokens", (json_int_t)out, "max_cost_usd", unknown ?
+	    json_null() : json_real(cost), "tiers", jtiers);
+	if (o == NULL) {
+		log_error("cannot encode the --json report (a name is not "
+		    "UTF-8)");
+		return -1;
+	}
+	bad = json_dumpf(o, stdout, JSON_COMPACT | JSON_REAL_PRECISION(10))
+	    == -1 || fputc('\n', stdout) == EOF || fflush(stdout) == EOF;
+	json_decref(o);
+	if (bad) {
+		log_error("cannot write the --json report: %s",
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* Before any request: every task that must be asked can form its
  * request (settings, inputs) and its provider has a key.  A task that
  * asks only if something upstream changes gets a warning when its key
@@ -1091,6 +1186,7 @@ sched_batch(struct sched *s, struct task *t)
 	free(r->body);
 	r->body = NULL;
 	r->batched = 1;
+	r->attempts++;
 	t->state = TASK_RUNNING;
 }
 
@@ -1149,13 +1245,26 @@ task_start(struct sched *s, struct task *t)
 		log_note("'%s' waits on a batch that an earlier run created",
 		    t->name);
 		t->state = TASK_RUNNING;
+		r->batched = 1;
 		batch_claim(s->batches, r->spec.key, t);
 		return;
 	}
 	if (s->opts->batch && r->spec.wire == WIRE_ANTHROPIC &&
 	    strcmp(r->spec.tier, "cheap") == 0) {
-		sched_batch(s, t);
-		return;
+		/* The first task of a cached prefix goes alone, as a plain
+		 * request; the others join a batch once it is answered. */
+		r->spec.cache_1h = r->spec.cache_mark;
+		switch (r->spec.cache_mark ? warm_admit(&s->warm,
+		    r->spec.prefix, t) : WARM_GO) {
+		case WARM_HOLD:
+			log_note("'%s' waits for the prompt cache to be "
+			    "written", t->name);
+			return;
+		case WARM_GO:
+			sched_batch(s, t);
+			return;
+		}
+		r->warming = 1;
 	}
 	free(r->user);		/* a task held before comes back here */
 	free(r->body);
@@ -1168,7 +1277,7 @@ task_start(struct sched *s, struct task *t)
 	r->body = request_wire_body(&r->spec, r->user, NULL);
 	if (!sched_afford(s, t, 0))
 		return;
-	if (r->spec.cache_mark) {
+	if (r->spec.cache_mark && !r->warming) {
 		switch (warm_admit(&s->warm, r->spec.prefix, t)) {
 		case WARM_HOLD:
 			log_note("'%s' waits for the prompt cache to be "
@@ -1334,21 +1443,79 @@ task_answered(struct sched *s, struct task *t, struct reply *rep,
 	r->user = NULL;
 }
 
-/* The answer to a request of a batch (a whole message), or why there is
- * none. */
+/* A whole answer of a recorded batch that no task of this plan claims
+ * (the plan changed since): it was paid for, so it goes into the cache
+ * under its request key. */
 static void
-on_batch_answer(void *arg, struct task *t, const char *message, size_t len,
-    const char *err)
+batch_orphan(struct sched *s, const char *key, const char *message,
+    size_t len)
 {
 	struct answer_meta m;
-	struct sched *s = arg;
-	struct run *r = t->run;
+	struct cache_entry e;
+	struct spec sp;
 	struct decoder *d;
 	struct outcome o;
 
+	memset(&sp, 0, sizeof(sp));
+	sp.wire = WIRE_ANTHROPIC;
+	sp.provider = (char *)"anthropic";	/* not freed: sp is not */
+	sp.model = (char *)"";			/* cleared */
+	memset(&m, 0, sizeof(m));
+	m.status = 200;
+	d = decoder_new(&sp);
+	decoder_feed(d, 200, "application/json", message, len);
+	decoder_finish(d, &m, &o);
+	decoder_free(d);
+	if (o.ok && o.reply.stop_kind == STOP_END && strlen(key) == 64) {
+		memset(&e, 0, sizeof(e));
+		memcpy(e.key, key, 65);
+		e.model = o.reply.model;
+		e.answer = o.reply.text;
+		e.answerlen = o.reply.len;
+		e.usage = o.reply.usage;
+		sched_cache_put(s, &e);
+		log_note("an answer of a batch no task claims is cached "
+		    "under %.12s", key);
+	}
+	outcome_clear(&o);
+}
+
+/* The answer to a request of a batch (a whole message), or why there is
+ * none: a request that may pass when asked again (not billed) goes into
+ * the next batch, up to the retries setting. */
+static void
+on_batch_answer(void *arg, struct task *t, const char *key,
+    const char *message, size_t len, const char *err, int retry)
+{
+	struct answer_meta m;
+	struct sched *s = arg;
+	struct run *r;
+	struct decoder *d;
+	struct outcome o;
+	char *msg;
+
+	if (t == NULL) {
+		batch_orphan(s, key, message, len);
+		return;
+	}
+	r = t->run;
 	r->batched = 1;
+	if (err != NULL && retry && r->attempts <= r->spec.retries &&
+	    !interrupted && !s->stopping) {
+		log_note("'%s': %s; asking again in the next batch", t->name,
+		    err);
+		budget_settle(&s->budget, r->reserved ? r->worst : 0, 0);
+		r->reserved = 0;
+		sched_batch(s, t);
+		return;
+	}
 	if (err != NULL) {
-		task_fail(s, t, err);
+		if (r->attempts > 1) {
+			xasprintf(&msg, "%s after %d tries", err, r->attempts);
+			task_fail(s, t, msg);
+			free(msg);
+		} else
+			task_fail(s, t, err);
 		return;
 	}
 	memset(&m, 0, sizeof(m));
@@ -1585,6 +1752,9 @@ sched_report(struct sched *s, int rc, double t0)
 			report_list(rp, REPORT_FAILED, t->name);
 		else if (t->state == TASK_SKIPPED && t->rule->prompt)
 			report_list(rp, REPORT_SKIPPED, t->name);
+		else if (t->state == TASK_RUNNING &&
+		    ((struct run *)t->run)->batched)
+			report_list(rp, REPORT_INBATCH, t->name);
 		else if (t->state != TASK_DONE && t->state != TASK_SKIPPED &&
 		    t->rule->prompt) {
 			/* Never started because the build stopped, but it
@@ -1762,8 +1932,12 @@ sched_run(struct plan *p, struct dag *d, const struct sched_opts *o)
 				rc = 1;
 		if (o->explain)
 			sched_explain(&s);
+		else if (o->dry_run && o->json)
+			sched_dry_json(&s);
 		else if (o->dry_run)
 			sched_dry_run(&s);
+		else if (o->json)
+			printf("{\"up_to_date\":%s}\n", rc ? "false" : "true");
 		sched_free(&s);
 		return o->question ? rc : 0;
 	}
@@ -1812,6 +1986,7 @@ sched_run(struct plan *p, struct dag *d, const struct sched_opts *o)
 		log_error("batch %s is still in progress; run planmake again "
 		    "to collect its answers", bdir);
 		free(bdir);
+		rc = 1;
 	}
 	if (interrupted) {
 		log_error("interrupted: %zu of %zu tasks done; what finished "

@@ -64,6 +64,13 @@ wr=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tokens"]["
 rdn=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tokens"]["cache_read"])' "$T/out")
 check "the summary shows cache tokens ($wr written, $rdn read)" \
     grep -q "prompt cache: $wr tokens written, $rdn read" "$T/err"
+tin=$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["tokens"]; print(t["input"] + t["cache_write"] + t["cache_read"])' "$T/out")
+tout=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tokens"]["output"])' "$T/out")
+check "the first summary line counts all $tin input tokens, the cached ones named" \
+    grep -q "skipped; tokens: $tin in ($rdn from the prompt cache, $wr written to it), $tout out\$" "$T/err"
+check "the tier line counts them the same way" \
+    grep -q "tier cheap (claude-haiku-4-5): 8 answers; tokens: $tin in ($rdn from the prompt cache, $wr written to it), $tout out; \\\$" "$T/err"
+check "--json answers counts the answers" jl 'j["answers"] == 8 and j["tiers"][0]["answers"] == 8'
 check "the context is not repeated in the user turn" \
     jl 'all("shared design notes" not in r["prompt"] for r in l)'
 

@@ -58,7 +58,7 @@ check "--json input tokens per tier match fakellm's" \
 check "--json output tokens match fakellm's" \
     jx 'j["tokens"]["output"] == sum(r["usage"]["output_tokens"] for r in l)'
 check "--json requests per tier" \
-    jx '[(t["tier"], t["requests"]) for t in j["tiers"]] == [("cheap", 3), ("strong", 1)]'
+    jx '[(t["tier"], t["answers"]) for t in j["tiers"]] == [("cheap", 3), ("strong", 1)]'
 check "--json cost per tier at the model's rates" \
     jx 'all(close(t["cost_usd"], sum(cost(r) for r in l if r["model"] == t["model"])) for t in j["tiers"])'
 check "--json total cost" jx 'close(j["total_cost_usd"], sum(cost(r) for r in l))'
@@ -66,14 +66,14 @@ check "--json strong-only cost prices all usage at the strong rates" \
     jx 'close(j["strong_only_cost_usd"], sum(cost(r, "claude-sonnet-4-5") for r in l)) and j["strong_model"] == "claude-sonnet-4-5"'
 check "--json strong-only costs more than the mixed build" \
     jx 'j["strong_only_cost_usd"] > j["total_cost_usd"]'
-check "--json reports planmake's CPU time" jx 'j["cpu_seconds"] > 0 and j["requests"] == 4'
+check "--json reports planmake's CPU time" jx 'j["cpu_seconds"] > 0 and j["answers"] == 4'
 total=$(python3 -c 'import json,sys; print("%.4f" % json.load(open(sys.argv[1]))["total_cost_usd"])' "$T/out")
 alone=$(python3 -c 'import json,sys; print("%.4f" % json.load(open(sys.argv[1]))["strong_only_cost_usd"])' "$T/out")
 check "summary prints the same total (\$$total)" grep -q "total \$$total;" "$T/err"
 check "summary prints the strong-only cost (\$$alone)" \
     grep -q "on the strong tier alone (claude-sonnet-4-5) \$$alone" "$T/err"
 check "summary has a line per tier with cache tokens" \
-    grep -q 'tier cheap (claude-haiku-4-5): 3 requests; tokens: [0-9]* in, [0-9]* out, 0 cache write, 0 cache read; \$' "$T/err"
+    grep -q 'tier cheap (claude-haiku-4-5): 3 answers; tokens: [0-9]* in, [0-9]* out; \$' "$T/err"
 
 # Up to date: the JSON still comes, with nothing asked.
 pm --json
@@ -118,4 +118,27 @@ check "config strong tier: the summary prices at it" \
 check "config strong tier: so does --json" \
     jx 'j["strong_model"] == "claude-opus-4-5"'
 rm "$XDG_CONFIG_HOME/planmake/config.yaml"
+# -n --json: one JSON object of what would run; -q --json: up_to_date.
+mkdir -p "$T/n"
+printf 'all: x.txt y.txt\n.PHONY: all\nx.txt:\n\tWrite x.\ny.txt: tier = strong\ny.txt: x.txt\n\tWrite y.\n' >"$T/n/Planfile"
+(cd "$T/n" && "$PLANMAKE" -n --json) >"$T/out" 2>"$T/err"
+check "-n --json exits 0" test $? -eq 0
+check "-n --json prints one JSON object and no plain line" \
+    python3 -c 'import json,sys; s=open(sys.argv[1]).read(); assert s.count("\n") == 1; json.loads(s)' "$T/out"
+check "-n --json: each task with its need, why and most cost" \
+    jx '[(t["name"], t["need"], t["tier"]) for t in j["tasks"]] == [("x.txt", "request", "cheap"), ("y.txt", "later", "strong")] and all(t["why"] and t["max_cost_usd"] > 0 for t in j["tasks"])'
+check "-n --json: totals and the most per tier" \
+    jx 'j["totals"]["ask"] == 1 and j["totals"]["maybe_ask"] == 1 and close(j["totals"]["max_cost_usd"], sum(t["max_cost_usd"] for t in j["tasks"])) and [(v["tier"], round(v["max_cost_usd"], 9)) for v in j["tiers"]] == [(t["tier"], round(t["max_cost_usd"], 9)) for t in j["tasks"]] and j["up_to_date"] is False'
+check "-n --json asks nothing" test ! -e "$T/n/x.txt"
+(cd "$T/n" && "$PLANMAKE" -q --json) >"$T/out" 2>"$T/err"
+check "-q --json on a stale plan exits 1" test $? -eq 1
+check "-q --json says it is not up to date" jx 'j == {"up_to_date": False}'
+(cd "$T/n" && "$PLANMAKE") >/dev/null 2>&1
+(cd "$T/n" && "$PLANMAKE" -q --json) >"$T/out" 2>"$T/err"
+check "-q --json on a built plan exits 0" test $? -eq 0
+check "-q --json on a built plan says it is up to date" \
+    grep -qx '{"up_to_date":true}' "$T/out"
+(cd "$T/n" && "$PLANMAKE" -n --json) >"$T/out" 2>"$T/err"
+check "-n --json on a built plan" \
+    jx 'j["tasks"] == [] and j["up_to_date"] is True and j["totals"]["up_to_date"] == 2'
 finish

@@ -226,7 +226,7 @@ JS
 start_fake --script "$T/script.json"
 (cd "$T/cost" && "$PLANMAKE") >"$T/out" 2>"$T/err"
 check "summary: tasks asked, from cache, up to date; tokens in and out" \
-    grep -q '^planmake: 2 tasks: 2 asked, 0 from cache, 0 up to date, 0 failed, 0 skipped; tokens: 6000000 in, 2000000 out$' "$T/err"
+    grep -q '^planmake: 2 tasks: 2 asked, 0 from cache, 0 up to date, 0 failed, 0 skipped; tokens: 6000000 in (2000000 from the prompt cache, 2000000 written to it), 2000000 out$' "$T/err"
 check "summary: cost per tier at list prices" \
     grep -q '^planmake: cost: cheap (claude-haiku-4-5) \$7.3500, strong (claude-sonnet-4-5) \$22.0500; total \$29.4000\(;\|$\)' "$T/err"
 check "the cache holds the answer and its usage under the locked key" \

@@ -141,6 +141,7 @@ struct call {
 	char		 prefix[17];	/* hash of the marked prefix, or "" */
 	json_int_t	 cache_read;	/* tokens read from the prompt cache */
 	json_int_t	 cache_write;	/* tokens written to it */
+	int		 ttl_1h;	/* the last marker asked "ttl":"1h" */
 	char		 hash[17];
 	int		 status;	/* non-zero: rejected with this */
 	const char	*etype;		/* error type of the rejection */
@@ -694,6 +695,10 @@ content_text(json_t *content, struct buf *dst, size_t *nbytes, int strict,
 		if (json_is_object(json_object_get(b, "cache_control"))) {
 			c->prefix_len = c->cachein.len;
 			c->prefix_bytes = *nbytes;
+			t = json_object_get(json_object_get(b,
+			    "cache_control"), "ttl");
+			c->ttl_1h = json_is_string(t) &&
+			    strcmp(json_string_value(t), "1h") == 0;
 		}
 	}
 	return 0;
@@ -1179,9 +1184,12 @@ ok_body(struct call *c, const char *answer, const char *stop,
 	if (c->api == API_ANTHROPIC) {
 		snprintf(id, sizeof id, "msg_fake_%lu", c->n);
 		in -= c->cache_read + c->cache_write;
-		u = json_pack("{s:I,s:I,s:I,s:I}", "input_tokens", in,
-		    "output_tokens", out, "cache_creation_input_tokens",
-		    c->cache_write, "cache_read_input_tokens", c->cache_read);
+		u = json_pack("{s:I,s:I,s:I,s:I,s:{s:I,s:I}}", "input_tokens",
+		    in, "output_tokens", out, "cache_creation_input_tokens",
+		    c->cache_write, "cache_read_input_tokens", c->cache_read,
+		    "cache_creation", "ephemeral_5m_input_tokens", c->ttl_1h ?
+		    0 : c->cache_write, "ephemeral_1h_input_tokens", c->ttl_1h ?
+		    c->cache_write : 0);
 		if (usage != NULL)
 			json_object_update(u, usage);
 		c->usage = json_incref(u);
@@ -1562,9 +1570,12 @@ stream_anthropic(struct stream *st, struct call *c, const char *answer,
 	if ((v = json_object_get(usage, "output_tokens")) != NULL)
 		out = json_integer_value(v);
 	in -= c->cache_read + c->cache_write;
-	u = json_pack("{s:I,s:I,s:I,s:i}", "input_tokens", in,
+	u = json_pack("{s:I,s:I,s:I,s:i,s:{s:I,s:I}}", "input_tokens", in,
 	    "cache_creation_input_tokens", c->cache_write,
-	    "cache_read_input_tokens", c->cache_read, "output_tokens", 1);
+	    "cache_read_input_tokens", c->cache_read, "output_tokens", 1,
+	    "cache_creation", "ephemeral_5m_input_tokens", c->ttl_1h ? 0 :
+	    c->cache_write, "ephemeral_1h_input_tokens", c->ttl_1h ?
+	    c->cache_write : 0);
 	if (usage != NULL)
 		json_object_update(u, usage);
 	/* The log has the usage of the whole answer. */

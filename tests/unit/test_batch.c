@@ -13,14 +13,16 @@
 static int	ncalls;
 
 static void
-on_answer(void *arg, struct task *t, const char *message, size_t len,
-    const char *err)
+on_answer(void *arg, struct task *t, const char *key, const char *message,
+    size_t len, const char *err, int retry)
 {
+	(void)key;
 	(void)arg;
 	(void)t;
 	(void)message;
 	(void)len;
 	(void)err;
+	(void)retry;
 	ncalls++;
 }
 
