@@ -181,9 +181,9 @@ lock_save(struct lock *l, const char *path, char **errp)
 
 	v = xcalloc(l->bypath.len + 1, sizeof(*v));
 	for (i = 0; i < l->bypath.cap; i++) {
-		struct lock_entry *e = l->bypath.vals[i];
+		struct lock_entry *e = l->bypath.ents[i].val;
 
-		if (l->bypath.keys[i] != NULL && e->path[0] != '\0')
+		if (l->bypath.ents[i].key != NULL && e->path[0] != '\0')
 			v[n++] = e;
 	}
 	qsort(v, n, sizeof(*v), entry_cmp);
@@ -206,9 +206,9 @@ lock_free(struct lock *l)
 	size_t i;
 
 	for (i = 0; i < l->bypath.cap; i++) {
-		struct lock_entry *e = l->bypath.vals[i];
+		struct lock_entry *e = l->bypath.ents[i].val;
 
-		if (l->bypath.keys[i] != NULL) {
+		if (l->bypath.ents[i].key != NULL) {
 			free(e->path);
 			free(e);
 		}
