@@ -272,7 +272,9 @@ smap_put(struct smap *m, const char *key, void *val)
 	size_t n;
 	void *old;
 
-	if (m->len + 1 > m->cap / 2)
+	/* Up to 3/4 full: a probe compares the hash in the slot, so a
+	 * longer run of slots costs little beside the memory saved. */
+	if (m->len + 1 > m->cap / 4 * 3)
 		smap_resize(m);
 	n = strlen(key);
 	h = smap_hash(key, n);
