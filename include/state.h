@@ -10,7 +10,7 @@
 #define LOCK_VERSION 1
 
 struct lock_entry {
-	char	*path;		/* owned: the target */
+	char	*path;		/* the target: in the entry's block */
 	char	 key[65];	/* the request key of the task that wrote it */
 	char	 hash[65];	/* SHA-256 of what was written */
 };

@@ -38,11 +38,15 @@ char	*buf_detach(struct buf *b);
 void	 buf_free(struct buf *b);
 
 /* A map from strings to pointers, open addressing.  Keys are copied. */
+struct smap_ent {
+	char		 *key;		/* owned, or NULL in an empty slot */
+	void		 *val;
+	uint64_t	  hash;		/* of key: most probes compare this,
+					   not strings */
+};
 struct smap {
-	char		**keys;
-	void		**vals;
-	uint32_t	 *hashes;	/* of each key: most probes compare
-					   these, not strings */
+	struct smap_ent	 *ents;		/* one array, so that a probe reads
+					   one cache line */
 	size_t		  cap;		/* a power of two, or 0 */
 	size_t		  len;
 };

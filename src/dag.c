@@ -73,8 +73,9 @@ slot(const struct dag *d, const char *norm, size_t n, uint64_t k)
 	size_t i, mask;
 	struct node *x;
 
+	/* Not k's low bit: scan_path sets it in every key. */
 	mask = d->tablecap - 1;
-	for (i = (size_t)k & mask; (x = d->table[i]) != NULL;
+	for (i = (size_t)(k >> 1) & mask; (x = d->table[i]) != NULL;
 	    i = (i + 1) & mask)
 		if (x->key == k && strncmp(x->path, norm, n) == 0 &&
 		    x->path[n] == '\0')

@@ -56,9 +56,9 @@ hashdb_clear(struct hashdb *db)
 	size_t i;
 
 	for (i = 0; i < db->map.cap; i++) {
-		struct hrec *r = db->map.vals[i];
+		struct hrec *r = db->map.ents[i].val;
 
-		if (db->map.keys[i] != NULL && r->heap)
+		if (db->map.ents[i].key != NULL && r->heap)
 			free(r);
 	}
 	smap_free(&db->map);
@@ -270,8 +270,8 @@ hashdb_save(struct hashdb *db, const char *path,
 	buf_add(&b, &count, 8);
 	buf_add(&b, &zero, 8);
 	for (i = 0; i < db->map.cap; i++) {
-		const char *k = db->map.keys[i];
-		struct hrec *r = db->map.vals[i];
+		const char *k = db->map.ents[i].key;
+		struct hrec *r = db->map.ents[i].val;
 
 		if (k == NULL || r->hashed == 0)
 			continue;

@@ -79,8 +79,8 @@ smap_free_all(struct smap *m)
 	size_t i;
 
 	for (i = 0; i < m->cap; i++)
-		if (m->keys[i] != NULL)
-			free(m->vals[i]);
+		if (m->ents[i].key != NULL)
+			free(m->ents[i].val);
 	smap_free(m);
 }
 
@@ -101,8 +101,8 @@ plan_free(struct plan *p)
 		rule_free(p->instances[i]);
 	free(p->instances);
 	for (i = 0; i < p->vars.cap; i++)
-		if (p->vars.keys[i] != NULL)
-			var_free(p->vars.vals[i]);
+		if (p->vars.ents[i].key != NULL)
+			var_free(p->vars.ents[i].val);
 	smap_free(&p->vars);
 	smap_free_all(&p->phony);
 	for (i = 0; i < p->ntsets; i++)
@@ -750,8 +750,8 @@ plan_rule_settings_shared(struct plan *p, const struct rule *r)
 	if (p->shared == 0) {
 		p->shared = 1;
 		for (i = 0; i < p->vars.cap; i++)
-			if (p->vars.keys[i] != NULL &&
-			    (v = p->vars.vals[i]) != NULL && !v->simple &&
+			if (p->vars.ents[i].key != NULL &&
+			    (v = p->vars.ents[i].val) != NULL && !v->simple &&
 			    plan_is_setting(v->name) &&
 			    strchr(v->value, '$') != NULL)
 				p->shared = 2;

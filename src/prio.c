@@ -79,9 +79,9 @@ prio_durations_save(struct prio_durations *pd, const char *path, char **errp)
 		return 0;
 	names = xcalloc(pd->byname.len + 1, sizeof(*names));
 	for (i = 0; i < pd->byname.cap; i++)
-		if (pd->byname.keys[i] != NULL &&
-		    strpbrk(pd->byname.keys[i], "\t\n") == NULL)
-			names[n++] = pd->byname.keys[i];
+		if (pd->byname.ents[i].key != NULL &&
+		    strpbrk(pd->byname.ents[i].key, "\t\n") == NULL)
+			names[n++] = pd->byname.ents[i].key;
 	qsort(names, n, sizeof(*names), cmp_str);
 	buf_addstr(&b, DURATIONS_HEADER);
 	for (i = 0; i < n; i++) {
@@ -102,8 +102,8 @@ prio_durations_free(struct prio_durations *pd)
 	size_t i;
 
 	for (i = 0; i < pd->byname.cap; i++)
-		if (pd->byname.keys[i] != NULL)
-			free(pd->byname.vals[i]);
+		if (pd->byname.ents[i].key != NULL)
+			free(pd->byname.ents[i].val);
 	smap_free(&pd->byname);
 	memset(pd, 0, sizeof(*pd));
 }

@@ -84,44 +84,57 @@ lock_parse_line(struct lock *l, char *line)
 int
 lock_load(struct lock *l, const char *path, char **errp)
 {
-	struct buf b = { 0 };
-	struct stat st;
-	char *p, *nl;
-	int lineno, version;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int lineno, version, rc = -1;
+	FILE *f;
 
-	if (stat(path, &st) == -1 && errno == ENOENT)
-		return 0;
-	if (file_read(path, &b, errp) == -1)
+	/* Streamed a line at a time: a lock of 100,000 targets is 15 MB
+	 * that need not be held whole beside the plan. */
+	if ((f = fopen(path, "r")) == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		xasprintf(errp, "cannot open %s: %s", path, strerror(errno));
 		return -1;
-	for (p = b.data, lineno = 1; p != NULL && *p != '\0'; lineno++) {
-		if ((nl = strchr(p, '\n')) != NULL)
-			*nl = '\0';
+	}
+	for (lineno = 1; (n = getline(&line, &cap, f)) != -1; lineno++) {
+		if (n > 0 && line[n - 1] == '\n')
+			line[--n] = '\0';
+		if ((size_t)n != strlen(line)) {
+			xasprintf(errp, "%s:%d: malformed lock entry", path,
+			    lineno);
+			goto out;
+		}
 		if (lineno == 1) {
-			if (sscanf(p, "# planmake lock %d", &version) != 1) {
+			if (sscanf(line, "# planmake lock %d", &version) != 1) {
 				xasprintf(errp, "%s:1: not a planmake lock "
 				    "file", path);
-				goto fail;
+				goto out;
 			}
 			if (version != LOCK_VERSION) {
 				xasprintf(errp, "%s:1: lock format %d is not "
 				    "known to this planmake (it reads %d)",
 				    path, version, LOCK_VERSION);
-				goto fail;
+				goto out;
 			}
-		} else if (*p != '\0' && *p != '#' &&
-		    lock_parse_line(l, p) == -1) {
+		} else if (*line != '\0' && *line != '#' &&
+		    lock_parse_line(l, line) == -1) {
 			xasprintf(errp, "%s:%d: malformed lock entry", path,
 			    lineno);
-			goto fail;
+			goto out;
 		}
-		p = nl ? nl + 1 : NULL;
 	}
-	buf_free(&b);
+	if (ferror(f)) {
+		xasprintf(errp, "cannot read %s: %s", path, strerror(errno));
+		goto out;
+	}
 	l->dirty = 0;
-	return 0;
-fail:
-	buf_free(&b);
-	return -1;
+	rc = 0;
+out:
+	free(line);
+	fclose(f);
+	return rc;
 }
 
 struct lock_entry *
@@ -135,14 +148,16 @@ lock_set(struct lock *l, const char *path, const char *key,
     const char *hash)
 {
 	struct lock_entry *e;
+	size_t n;
 
 	if ((e = smap_get(&l->bypath, path)) == NULL) {
-		e = xcalloc(1, sizeof(*e));
-		e->path = xstrdup(path);
+		n = strlen(path);
+		e = xcalloc(1, sizeof(*e) + n + 1);	/* one block */
+		e->path = (char *)(e + 1);
+		memcpy(e->path, path, n + 1);
 		smap_put(&l->bypath, path, e);
 	} else if (e->path[0] == '\0') {
-		free(e->path);			/* removed earlier */
-		e->path = xstrdup(path);
+		strcpy(e->path, path);		/* removed earlier: same key */
 	} else if (strcmp(e->key, key) == 0 && strcmp(e->hash, hash) == 0)
 		return;
 	memcpy(e->key, key, 64);
@@ -181,9 +196,9 @@ lock_save(struct lock *l, const char *path, char **errp)
 
 	v = xcalloc(l->bypath.len + 1, sizeof(*v));
 	for (i = 0; i < l->bypath.cap; i++) {
-		struct lock_entry *e = l->bypath.vals[i];
+		struct lock_entry *e = l->bypath.ents[i].val;
 
-		if (l->bypath.keys[i] != NULL && e->path[0] != '\0')
+		if (l->bypath.ents[i].key != NULL && e->path[0] != '\0')
 			v[n++] = e;
 	}
 	qsort(v, n, sizeof(*v), entry_cmp);
@@ -206,12 +221,10 @@ lock_free(struct lock *l)
 	size_t i;
 
 	for (i = 0; i < l->bypath.cap; i++) {
-		struct lock_entry *e = l->bypath.vals[i];
+		struct lock_entry *e = l->bypath.ents[i].val;
 
-		if (l->bypath.keys[i] != NULL) {
-			free(e->path);
+		if (l->bypath.ents[i].key != NULL)
 			free(e);
-		}
 	}
 	smap_free(&l->bypath);
 }

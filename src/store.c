@@ -159,14 +159,14 @@ stats_fold(struct store *st)
 		return;
 	store_hits_load(st->statedir, &all);
 	for (i = 0; i < st->hits.cap; i++)
-		if (st->hits.keys[i] != NULL)
-			hit_add(&all, st->hits.keys[i],
-			    (uintptr_t)st->hits.vals[i]);
+		if (st->hits.ents[i].key != NULL)
+			hit_add(&all, st->hits.ents[i].key,
+			    (uintptr_t)st->hits.ents[i].val);
 	buf_printf(&b, "# planmake stats %d\n", STATS_VERSION);
 	for (i = 0; i < all.cap; i++)
-		if (all.keys[i] != NULL)
-			buf_printf(&b, "%s\t%lu\n", all.keys[i],
-			    (unsigned long)(uintptr_t)all.vals[i]);
+		if (all.ents[i].key != NULL)
+			buf_printf(&b, "%s\t%lu\n", all.ents[i].key,
+			    (unsigned long)(uintptr_t)all.ents[i].val);
 	path = path_join(st->statedir, "stats");
 	if (file_write_atomic(path, b.data, b.len, 0, &err) == -1) {
 		log_warning("%s", err);

@@ -135,10 +135,10 @@ lock_bykey(struct lock *l, struct smap *m)
 	size_t i;
 
 	for (i = 0; i < l->bypath.cap; i++) {
-		struct lock_entry *e = l->bypath.vals[i];
+		struct lock_entry *e = l->bypath.ents[i].val;
 		const char *old;
 
-		if (l->bypath.keys[i] == NULL || e->path[0] == '\0')
+		if (l->bypath.ents[i].key == NULL || e->path[0] == '\0')
 			continue;
 		old = smap_get(m, e->key);
 		if (old == NULL || strcmp(e->path, old) < 0)
@@ -249,9 +249,9 @@ cache_gc(struct plan *p, struct dag *d, const struct tool_opts *o)
 		return 2;
 	}
 	for (i = 0; i < l.bypath.cap; i++) {
-		struct lock_entry *e = l.bypath.vals[i];
+		struct lock_entry *e = l.bypath.ents[i].val;
 
-		if (l.bypath.keys[i] != NULL && e->path[0] != '\0')
+		if (l.bypath.ents[i].key != NULL && e->path[0] != '\0')
 			smap_put(&keys, e->key, e);
 	}
 	plan_keys(p, d, st, &keys);
@@ -342,13 +342,13 @@ tool_clean(struct dag *d, const struct tool_opts *o, int argc, char **argv)
 	}
 	paths = xcalloc(l.bypath.len + 1, sizeof(*paths));
 	for (i = 0; i < l.bypath.cap; i++) {
-		struct lock_entry *e = l.bypath.vals[i];
+		struct lock_entry *e = l.bypath.ents[i].val;
 
 		struct node *tn;
 
 		/* Only this plan's targets: another plan may share the
 		 * directory, and so the lock. */
-		if (l.bypath.keys[i] != NULL && e->path[0] != '\0' &&
+		if (l.bypath.ents[i].key != NULL && e->path[0] != '\0' &&
 		    (tn = dag_find(d, e->path)) != NULL && tn->producer != NULL)
 			paths[n++] = xstrdup(e->path);
 	}

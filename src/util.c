@@ -211,13 +211,14 @@ smap_hash(const char *s, size_t n)
 static size_t
 smap_slot(const struct smap *m, const char *key, size_t n, uint64_t h)
 {
+	const struct smap_ent *e;
 	size_t i, mask;
 
 	mask = m->cap - 1;
 	i = (size_t)(uint32_t)h & mask;
-	while (m->keys[i] != NULL) {
-		if (m->hashes[i] == (uint32_t)h &&
-		    strncmp(m->keys[i], key, n) == 0 && m->keys[i][n] == '\0')
+	while ((e = &m->ents[i])->key != NULL) {
+		if (e->hash == h && strncmp(e->key, key, n) == 0 &&
+		    e->key[n] == '\0')
 			break;
 		i = (i + 1) & mask;
 	}
@@ -232,7 +233,7 @@ smap_getn(const struct smap *m, const char *key, size_t n)
 	if (m->cap == 0)
 		return NULL;
 	i = smap_slot(m, key, n, smap_hash(key, n));
-	return m->keys[i] ? m->vals[i] : NULL;
+	return m->ents[i].key ? m->ents[i].val : NULL;
 }
 
 void *
@@ -241,55 +242,51 @@ smap_get(const struct smap *m, const char *key)
 	return smap_getn(m, key, strlen(key));
 }
 
-/* Double the table, placing every key by its stored hash (a table
- * never has 2^32 slots, so 32 bits of it place a key). */
+/* Double the table, placing every key by its stored hash. */
 static void
 smap_resize(struct smap *m)
 {
-	struct smap n;
-	size_t i, j;
+	struct smap_ent *ents;
+	size_t i, j, cap;
 
-	n.cap = m->cap ? m->cap * 2 : 16;
-	n.len = m->len;
-	n.keys = xcalloc(n.cap, sizeof(*n.keys));
-	n.vals = xcalloc(n.cap, sizeof(*n.vals));
-	n.hashes = xcalloc(n.cap, sizeof(*n.hashes));
+	cap = m->cap ? m->cap * 2 : 16;
+	ents = xcalloc(cap, sizeof(*ents));
 	for (i = 0; i < m->cap; i++) {
-		if (m->keys[i] == NULL)
+		if (m->ents[i].key == NULL)
 			continue;
-		j = (size_t)m->hashes[i] & (n.cap - 1);
-		while (n.keys[j] != NULL)
-			j = (j + 1) & (n.cap - 1);
-		n.keys[j] = m->keys[i];
-		n.vals[j] = m->vals[i];
-		n.hashes[j] = m->hashes[i];
+		j = (size_t)(uint32_t)m->ents[i].hash & (cap - 1);
+		while (ents[j].key != NULL)
+			j = (j + 1) & (cap - 1);
+		ents[j] = m->ents[i];
 	}
-	free(m->keys);
-	free(m->vals);
-	free(m->hashes);
-	*m = n;
+	free(m->ents);
+	m->ents = ents;
+	m->cap = cap;
 }
 
 void *
 smap_put(struct smap *m, const char *key, void *val)
 {
+	struct smap_ent *e;
 	uint64_t h;
-	size_t i, n;
+	size_t n;
 	void *old;
 
-	if (m->len + 1 > m->cap / 2)
+	/* Up to 3/4 full: a probe compares the hash in the slot, so a
+	 * longer run of slots costs little beside the memory saved. */
+	if (m->len + 1 > m->cap / 4 * 3)
 		smap_resize(m);
 	n = strlen(key);
 	h = smap_hash(key, n);
-	i = smap_slot(m, key, n, h);
-	if (m->keys[i] != NULL) {
-		old = m->vals[i];
-		m->vals[i] = val;
+	e = &m->ents[smap_slot(m, key, n, h)];
+	if (e->key != NULL) {
+		old = e->val;
+		e->val = val;
 		return old;
 	}
-	m->keys[i] = xstrndup(key, n);
-	m->vals[i] = val;
-	m->hashes[i] = (uint32_t)h;
+	e->key = xstrndup(key, n);
+	e->val = val;
+	e->hash = h;
 	m->len++;
 	return NULL;
 }
@@ -300,10 +297,8 @@ smap_free(struct smap *m)
 	size_t i;
 
 	for (i = 0; i < m->cap; i++)
-		free(m->keys[i]);
-	free(m->keys);
-	free(m->vals);
-	free(m->hashes);
+		free(m->ents[i].key);
+	free(m->ents);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -399,8 +394,8 @@ file_stat_forget(void)
 	size_t i;
 
 	for (i = 0; i < stat_memo.cap; i++)
-		if (stat_memo.keys[i] != NULL)
-			free(stat_memo.vals[i]);
+		if (stat_memo.ents[i].key != NULL)
+			free(stat_memo.ents[i].val);
 	smap_free(&stat_memo);
 }
 

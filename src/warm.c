@@ -58,9 +58,9 @@ warm_held(const struct warm *w)
 	size_t i, n = 0;
 
 	for (i = 0; i < w->byprefix.cap; i++) {
-		if (w->byprefix.keys[i] == NULL)
+		if (w->byprefix.ents[i].key == NULL)
 			continue;
-		wp = w->byprefix.vals[i];
+		wp = w->byprefix.ents[i].val;
 		n += wp->nheld;
 	}
 	return n;
@@ -73,9 +73,9 @@ warm_free(struct warm *w)
 	size_t i;
 
 	for (i = 0; i < w->byprefix.cap; i++) {
-		if (w->byprefix.keys[i] == NULL)
+		if (w->byprefix.ents[i].key == NULL)
 			continue;
-		wp = w->byprefix.vals[i];
+		wp = w->byprefix.ents[i].val;
 		free(wp->held);
 		free(wp);
 	}

@@ -524,7 +524,7 @@ dump_plan(const struct plan *p)
 		    r->prompt_loc.col, r->prompt ? r->prompt : "(null)");
 	}
 	for (i = 0; i < p->vars.cap; i++)
-		if ((v = p->vars.vals[i]) != NULL)
+		if ((v = p->vars.ents[i].val) != NULL)
 			buf_printf(&b, "var %s=[%s] %d:%d\n", v->name, v->value,
 			    v->loc.line, v->loc.col);
 	for (i = 0; i < p->ntsets; i++)
