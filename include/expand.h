@@ -74,4 +74,8 @@ void		 expand_replace(struct buf *out, const char *rep, size_t rn,
 int		 plan_warn_once(struct plan *p, const struct loc *l,
 		    const char *fmt, ...) PM_PRINTF(3, 4);
 
+/* Whether the n bytes at s make a variable name: letters, digits, '_',
+ * '.' and '-'. */
+int		 plan_is_name(const char *s, size_t n);
+
 #endif

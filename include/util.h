@@ -125,4 +125,8 @@ void	*arena_alloc(struct arena *a, size_t n);
 /* Free every piece of a; a is empty and usable again. */
 void	 arena_free(struct arena *a);
 
+/* Undo, in place, the escapes of a field of the lock or the journal:
+ * \\, \t and \n.  -1 on any other escape. */
+int	 unescape_field(char *s);
+
 #endif

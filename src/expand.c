@@ -55,10 +55,8 @@ name_char(int c)
 	    (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
 }
 
-/* Whether the n bytes at s make a variable name: letters, digits, '_',
- * '.' and '-'. */
-static int
-is_name(const char *s, size_t n)
+int
+plan_is_name(const char *s, size_t n)
 {
 	size_t i;
 
@@ -1035,7 +1033,8 @@ fn_foreach(struct expand *e, struct buf *out, struct span *a, int na,
 	(void)na;
 	expand_tmp(e, &name, a[0].s, a[0].n);
 	if (!next_word(name.data, name.len, &i, &vn) ||
-	    !is_name(vn.s, vn.n) || next_word(name.data, name.len, &i, &w)) {
+	    !plan_is_name(vn.s, vn.n) ||
+	    next_word(name.data, name.len, &i, &w)) {
 		expand_error(e, at, "the first argument of 'foreach' is not a "
 		    "variable name: '%s'", name.data);
 		buf_free(&name);
@@ -1250,7 +1249,7 @@ var_ref(struct expand *e, struct buf *out, const char *c, size_t n,
 		expand_tmp(e, &name, c, colon);
 		nm = name.data;
 		nn = name.len;
-	} else if (!is_name(c, colon))
+	} else if (!plan_is_name(c, colon))
 		return 0;	/* shell code such as $(x+1): not ours */
 	if ((v = lookup(e, nm, nn)) == NULL) {
 		if (e->empty == 1)

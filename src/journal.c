@@ -153,28 +153,6 @@ journal_close(struct journal *j, char **errp)
 	return rc;
 }
 
-/* Undo the escapes of a field in place.  -1 on a bad escape. */
-static int
-field_unescape(char *s)
-{
-	char *w = s;
-
-	for (; *s != '\0'; s++) {
-		if (*s != '\\') {
-			*w++ = *s;
-			continue;
-		}
-		switch (*++s) {
-		case '\\': *w++ = '\\'; break;
-		case 't': *w++ = '\t'; break;
-		case 'n': *w++ = '\n'; break;
-		default: return -1;
-		}
-	}
-	*w = '\0';
-	return 0;
-}
-
 /* Check and split one record line (NUL-terminated, modified), then
  * call fn.  -1 when it is corrupt. */
 static int
@@ -192,7 +170,7 @@ record_parse(char *line, size_t len, journal_fn fn, void *arg)
 	for (p = line + SUMLEN + 1; p != NULL; p = tab) {
 		if ((tab = strchr(p, '\t')) != NULL)
 			*tab++ = '\0';
-		if (field_unescape(p) == -1) {
+		if (unescape_field(p) == -1) {
 			free(fields);
 			return -1;
 		}

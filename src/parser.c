@@ -200,25 +200,6 @@ blank(char c)
 	return c == ' ' || c == '\t';
 }
 
-/* Whether the n bytes at s are a variable name: letters, digits, '_',
- * '.' and '-'. */
-static int
-is_name(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n == 0)
-		return 0;
-	for (i = 0; i < n; i++) {
-		if ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' &&
-		    s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
-		    s[i] == '_' || s[i] == '.' || s[i] == '-')
-			continue;
-		return 0;
-	}
-	return 1;
-}
-
 /* The offset of the first byte of s[i..n) that is c1 or c2, outside
  * $(...) and ${...} and not after a backslash; n when there is none. */
 static size_t
@@ -497,7 +478,7 @@ parse_assignment(struct parser *ps, size_t eq, size_t n)
 		line_error(ps, 0, "expected a rule or an assignment");
 		return;
 	}
-	if (!is_name(s, e)) {
+	if (!plan_is_name(s, e)) {
 		diag_error(at(ps, 0, &l), "invalid variable name '%.*s'",
 		    (int)e, s);
 		ps->after = AFTER_ERROR;
@@ -815,7 +796,7 @@ eval_ifdef(struct parser *ps, const char *word, size_t i, size_t n)
 	b = strlen(x);
 	trim(x, &a, &b);
 	x[b] = '\0';
-	if (a == b || !is_name(x + a, b - a)) {
+	if (a == b || !plan_is_name(x + a, b - a)) {
 		diag_error(at(ps, i, &l), "'%s' takes one variable name%s%s%s",
 		    word, a == b ? "" : ", not '", x + a, a == b ? "" : "'");
 		free(x);
@@ -1076,7 +1057,7 @@ define_open(struct parser *ps, size_t i, size_t n)
 	if (ps->defskip)
 		return;
 	x = expand_piece(ps, i, e - i, 0);
-	if (!is_name(x, strlen(x))) {
+	if (!plan_is_name(x, strlen(x))) {
 		line_error(ps, i, *x ? "invalid variable name after 'define'" :
 		    "'define' needs a variable name");
 		ps->defskip = 1;

@@ -136,29 +136,6 @@ plan_intern(struct plan *p, const char *s)
 	return copy;
 }
 
-/* Whether c may be part of a variable name. */
-static int
-name_char(int c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
-}
-
-/* Whether the n bytes at s make a variable name: letters, digits, '_',
- * '.' and '-'. */
-static int
-is_name(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n == 0)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!name_char((unsigned char)s[i]))
-			return 0;
-	return 1;
-}
-
 int
 plan_cmdline_var(struct plan *p, const char *arg)
 {
@@ -166,7 +143,7 @@ plan_cmdline_var(struct plan *p, const char *arg)
 	const char *eq;
 	char *name;
 
-	if ((eq = strchr(arg, '=')) == NULL || !is_name(arg,
+	if ((eq = strchr(arg, '=')) == NULL || !plan_is_name(arg,
 	    (size_t)(eq - arg)))
 		return -1;
 	name = xstrndup(arg, (size_t)(eq - arg));

@@ -12,28 +12,6 @@
  *	PATH<TAB>KEY<TAB>HASH
  * PATH escapes backslash, tab and newline as \\, \t and \n. */
 
-/* Undo the escapes of a lock path in place.  -1 on a bad escape. */
-static int
-lock_unescape(char *s)
-{
-	char *w = s;
-
-	for (; *s != '\0'; s++) {
-		if (*s != '\\') {
-			*w++ = *s;
-			continue;
-		}
-		switch (*++s) {
-		case '\\': *w++ = '\\'; break;
-		case 't': *w++ = '\t'; break;
-		case 'n': *w++ = '\n'; break;
-		default: return -1;
-		}
-	}
-	*w = '\0';
-	return 0;
-}
-
 static void
 lock_escape(struct buf *b, const char *s)
 {
@@ -75,7 +53,7 @@ lock_parse_line(struct lock *l, char *line)
 		return -1;
 	*hash++ = '\0';
 	if (!is_hex64(key) || !is_hex64(hash) || hash[64] != '\0' ||
-	    line[0] == '\0' || lock_unescape(line) == -1)
+	    line[0] == '\0' || unescape_field(line) == -1)
 		return -1;
 	lock_set(l, line, key, hash);
 	return 0;

@@ -656,3 +656,26 @@ arena_free(struct arena *a)
 	free(a->chunks);
 	memset(a, 0, sizeof(*a));
 }
+
+/* Undo, in place, the escapes of a field of the lock or the journal:
+ * \\, \t and \n.  -1 on any other escape. */
+int
+unescape_field(char *s)
+{
+	char *w = s;
+
+	for (; *s != '\0'; s++) {
+		if (*s != '\\') {
+			*w++ = *s;
+			continue;
+		}
+		switch (*++s) {
+		case '\\': *w++ = '\\'; break;
+		case 't': *w++ = '\t'; break;
+		case 'n': *w++ = '\n'; break;
+		default: return -1;
+		}
+	}
+	*w = '\0';
+	return 0;
+}

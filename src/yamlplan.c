@@ -541,23 +541,6 @@ value(struct yamlplan *y, yaml_node_t *n, const char *what, int list)
 	return buf_detach(&b);
 }
 
-/* Whether the n bytes at s are a variable name: letters, digits, '_',
- * '.' and '-', as in a Planfile. */
-static int
-is_name(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n == 0)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' &&
-		    s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
-		    s[i] == '_' || s[i] == '.' || s[i] == '-'))
-			return 0;
-	return 1;
-}
-
 /* vars: NAME: value, assigned as a Planfile's "NAME = value". */
 static void
 load_vars(struct yamlplan *y, yaml_node_t *n)
@@ -581,7 +564,7 @@ load_vars(struct yamlplan *y, yaml_node_t *n)
 		if ((name = pair_key(y, n, pr, &seen)) == NULL)
 			continue;
 		node_loc(y, node(y, pr->key), &l);
-		if (!is_name(name, strlen(name))) {
+		if (!plan_is_name(name, strlen(name))) {
 			diag_error(&l, "invalid variable name '%s'", name);
 			continue;
 		}
