@@ -1882,9 +1882,6 @@ sched_init(struct sched *s, struct plan *p, struct dag *d,
 	xasprintf(&s->cachedir, "%s/cache", o->statedir);
 	s->prio = xcalloc(d->ntasks + 1, sizeof(*s->prio));
 	prio_heap_init(&s->ready, d->ntasks, s->prio);
-	xasprintf(&path, "%s/durations", o->statedir);
-	prio_durations_load(&s->durations, path);
-	free(path);
 	request_memo(p);
 	s->runs = xcalloc(d->ntasks, sizeof(*s->runs));	/* one block */
 	for (i = 0; i < d->ntasks; i++)
@@ -1923,7 +1920,18 @@ sched_run(struct plan *p, struct dag *d, const struct sched_opts *o)
 		return 2;
 	}
 	sched_assess(&s);
-	sched_prioritise(&s);
+	/* The recorded durations weigh only tasks that will run: a no-op
+	 * reads none.  (Only those tasks record new ones, so nothing is
+	 * lost by not loading them.) */
+	for (i = 0; i < d->norder; i++)
+		if (((struct run *)d->order[i]->run)->need != NEED_NOTHING)
+			break;
+	if (i < d->norder) {
+		xasprintf(&bdir, "%s/durations", o->statedir);
+		prio_durations_load(&s.durations, bdir);
+		free(bdir);
+		sched_prioritise(&s);
+	}
 	file_stat_forget();
 	if (o->dry_run || o->question) {
 		for (i = 0; i < d->norder; i++)
