@@ -195,6 +195,7 @@ hashdb_load(struct hashdb *db, const char *path, char **errp)
 	if (count > 100000000)
 		goto bad;
 	db->bulk = xcalloc((size_t)count, sizeof(*db->bulk));
+	smap_reserve(&db->map, (size_t)count);
 	for (i = 0; i < count; i++) {
 		if (take(f, md, rec, RECORD_LEN) == -1)
 			goto bad;

@@ -242,14 +242,14 @@ smap_get(const struct smap *m, const char *key)
 	return smap_getn(m, key, strlen(key));
 }
 
-/* Double the table, placing every key by its stored hash. */
+/* Grow the table to cap slots (a power of two, more than now), placing
+ * every key by its stored hash. */
 static void
-smap_resize(struct smap *m)
+smap_resize_to(struct smap *m, size_t cap)
 {
 	struct smap_ent *ents;
-	size_t i, j, cap;
+	size_t i, j;
 
-	cap = m->cap ? m->cap * 2 : 16;
 	ents = xcalloc(cap, sizeof(*ents));
 	for (i = 0; i < m->cap; i++) {
 		if (m->ents[i].key == NULL)
@@ -262,6 +262,23 @@ smap_resize(struct smap *m)
 	free(m->ents);
 	m->ents = ents;
 	m->cap = cap;
+}
+
+static void
+smap_resize(struct smap *m)
+{
+	smap_resize_to(m, m->cap ? m->cap * 2 : 16);
+}
+
+void
+smap_reserve(struct smap *m, size_t n)
+{
+	size_t cap = m->cap ? m->cap : 16;
+
+	while (n > cap / 4 * 3)
+		cap *= 2;
+	if (cap > m->cap)
+		smap_resize_to(m, cap);
 }
 
 void *
@@ -610,7 +627,7 @@ now_mono(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* The size of an arena's chunks: one huge page on x86-64 and arm64. */
+/* The size of an arena's largest chunks. */
 #define ARENA_CHUNK	(2 * 1024 * 1024)
 
 void *
@@ -621,19 +638,13 @@ arena_alloc(struct arena *a, size_t n)
 
 	n = (n + 15) & ~(size_t)15;
 	if ((size_t)(a->end - a->cur) < n) {
-		/* Chunks grow from 64 kB to a huge page: small plans stay
-		 * small. */
+		/* Chunks grow from 64 kB to 2 MB: small plans stay small. */
 		size = a->nchunks < 5 ? (size_t)65536 << a->nchunks :
 		    ARENA_CHUNK;
 		if (n > size / 4)
 			size = n;
-		if (posix_memalign(&p, size == ARENA_CHUNK ? ARENA_CHUNK :
-		    16, size) != 0)
+		if (posix_memalign(&p, 16, size) != 0)
 			fatal("out of memory");
-#ifdef MADV_HUGEPAGE
-		if (size == ARENA_CHUNK)
-			(void)madvise(p, size, MADV_HUGEPAGE);
-#endif
 		a->chunks = xreallocarray(a->chunks, a->nchunks + 1,
 		    sizeof(*a->chunks));
 		a->chunks[a->nchunks++] = p;
