@@ -69,6 +69,10 @@ struct spec {
 	 * context files are then looked for, not read, and one that a
 	 * prerequisite task will make need not exist yet. */
 	int		  checking;
+	/* The owned strings and arrays above are borrowed from the memo of
+	 * request_memo() instead: spec_clear() does not free them, and they
+	 * live until request_memo(NULL). */
+	int		  shared;
 };
 
 /* Tokens are estimated as bytes / REQUEST_BYTES_PER_TOKEN to decide

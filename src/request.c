@@ -359,7 +359,6 @@ request_spec(struct spec *s, struct plan *p, const struct task *t,
     char **errp)
 {
 	const struct spec *m = &memo.spec;
-	size_t i;
 	int checking;
 
 	if (!spec_common(p, t))
@@ -371,22 +370,12 @@ request_spec(struct spec *s, struct plan *p, const struct task *t,
 		}
 		memo.have = 1;
 	}
+	/* The strings and arrays stay the memo's: 100,000 tasks of one
+	 * plan need no copies of the same system text. */
 	checking = s->checking;
 	*s = *m;
 	s->checking = checking;
-	s->tier = xstrdup(m->tier);
-	s->provider = xstrdup(m->provider);
-	s->model = xstrdup(m->model);
-	s->base = xstrdup(m->base);
-	s->system = xstrdup(m->system);
-	s->context = m->context ? xstrdup(m->context) : NULL;
-	if (m->nctx > 0) {
-		s->ctxfiles = xreallocarray(NULL, m->nctx, sizeof(*s->ctxfiles));
-		s->ctxhash = xreallocarray(NULL, m->nctx, sizeof(*s->ctxhash));
-		for (i = 0; i < m->nctx; i++)
-			s->ctxfiles[i] = xstrdup(m->ctxfiles[i]);
-		memcpy(s->ctxhash, m->ctxhash, m->nctx * sizeof(*s->ctxhash));
-	}
+	s->shared = 1;
 	s->prompt = t->rule->prompt ? t->rule->prompt : "";
 	if (!utf8_valid(s->prompt, strlen(s->prompt), NULL)) {
 		xasprintf(errp, "%s:%d: the prompt or system text of '%s' is "
@@ -402,6 +391,10 @@ spec_clear(struct spec *s)
 {
 	size_t i;
 
+	if (s->shared) {
+		memset(s, 0, sizeof(*s));
+		return;
+	}
 	free(s->tier);
 	free(s->provider);
 	free(s->model);

@@ -44,13 +44,9 @@ enum need {
 	NEED_REFUSED		/* stale, and a target was edited by hand */
 };
 
-/* The scheduler's data for one task (task->run). */
-struct run {
-	struct spec	 spec;
-	int		 have_spec;
-	int		 need;		/* enum need, from the first pass */
-	int		 same_outs;	/* the cache restores the locked files */
-	char		*why;		/* owned: why it runs */
+/* What a task that is asked (or answered from the cache) carries while
+ * the build runs; up-to-date tasks have none (run->ask is NULL). */
+struct ask {
 	char		*user;		/* owned: the user text, while asked */
 	char		*body;		/* owned: the request, while asked */
 	int		 attempts;	/* of this round */
@@ -66,7 +62,20 @@ struct run {
 	int		 rounds;	/* continuations asked */
 	struct usage	 usage;		/* over all rounds */
 	double		 seconds;	/* over all rounds */
+};
+
+/* The scheduler's data for one task (task->run): small, for there is
+ * one for each of 100,000 tasks that a no-op looks at. */
+struct run {
+	struct spec	*spec;		/* owned: its request's settings, while
+					   they may be needed (NULL when
+					   not); freed once it is up to date */
+	struct ask	*ask;		/* owned: NULL while it is up to date */
+	char		*why;		/* owned: why it runs */
 	const char	*edited;	/* a target edited by hand, or NULL */
+	signed char	 need;		/* enum need, from the first pass */
+	unsigned char	 same_outs;	/* the cache restores the locked
+					   files */
 };
 
 struct sched {
@@ -132,22 +141,42 @@ node_hash(struct sched *s, struct node *n, char **errp)
 	return 0;
 }
 
+static void
+run_spec_free(struct run *r)
+{
+	if (r->spec != NULL)
+		spec_clear(r->spec);
+	free(r->spec);
+	r->spec = NULL;
+}
+
+/* Resolve t's settings into r->spec, once.  -1 and *errp on failure. */
+static int
+run_spec(struct sched *s, struct task *t, char **errp)
+{
+	struct run *r = t->run;
+
+	if (r->spec != NULL)
+		return 0;
+	r->spec = xcalloc(1, sizeof(*r->spec));
+	if (request_spec(r->spec, s->plan, t, errp) == -1) {
+		run_spec_free(r);
+		return -1;
+	}
+	return 0;
+}
+
 /* Resolve t's settings into its spec, once.  -1 on failure, which is
  * reported when t starts. */
 static int
 task_spec(struct sched *s, struct task *t)
 {
-	struct run *r = t->run;
 	char *err = NULL;
 
-	if (r->have_spec)
-		return 0;
-	if (request_spec(&r->spec, s->plan, t, &err) == -1) {
-		spec_clear(&r->spec);
+	if (run_spec(s, t, &err) == -1) {
 		free(err);
 		return -1;
 	}
-	r->have_spec = 1;
 	return 0;
 }
 
@@ -161,14 +190,9 @@ task_prepare(struct sched *s, struct task *t, char **errp)
 	for (i = 0; i < t->nins; i++)
 		if (node_hash(s, t->ins[i], errp) == -1)
 			return -1;
-	if (!r->have_spec) {
-		if (request_spec(&r->spec, s->plan, t, errp) == -1) {
-			spec_clear(&r->spec);
-			return -1;
-		}
-		r->have_spec = 1;
-	}
-	request_key(&r->spec, t);
+	if (run_spec(s, t, errp) == -1)
+		return -1;
+	request_key(r->spec, t);
 	return 0;
 }
 
@@ -257,19 +281,19 @@ task_uptodate(struct sched *s, struct task *t, char **why)
 			 * compares it with the file). */
 			if (r->edited == NULL && !forced(s, o->path) &&
 			    store_hash(s->store, o->path, hash, &err) == 1 &&
-			    !cache_has(s, r->spec.key))
+			    !cache_has(s, r->spec->key))
 				r->edited = o->path;
 			free(err);
 			err = NULL;
 			continue;
 		}
-		if (ok && strcmp(e->key, r->spec.key) != 0) {
+		if (ok && strcmp(e->key, r->spec->key) != 0) {
 			/* The first difference, only when it is shown: a
 			 * manifest read for each of 100,000 tasks is not
 			 * free. */
 			diff = s->opts->dry_run || log_level >= LOG_VERBOSE ||
 			    log_debugging(LOG_EXPLAIN) ? explain_diff(
-			    s->opts->statedir, e->key, &r->spec, t) : NULL;
+			    s->opts->statedir, e->key, r->spec, t) : NULL;
 			if (diff != NULL)
 				xasprintf(why, "its request changed: %s",
 				    diff);
@@ -354,7 +378,7 @@ task_check_inputs(struct run *r, const struct task *t, char **errp)
 {
 	char *user;
 
-	if ((user = request_user_text(&r->spec, t, 1, errp)) == NULL)
+	if ((user = request_user_text(r->spec, t, 1, errp)) == NULL)
 		return -1;
 	free(user);
 	return 0;
@@ -381,7 +405,7 @@ locked_outputs(struct sched *s, struct task *t)
 	for (i = 0; i < t->nouts; i++) {
 		e = lock_get(&s->lock, t->outs[i]->path);
 		if (e == NULL || e->path[0] == '\0' ||
-		    strcmp(e->key, ((struct run *)t->run)->spec.key) != 0)
+		    strcmp(e->key, ((struct run *)t->run)->spec->key) != 0)
 			return 0;
 	}
 	for (i = 0; i < t->nouts; i++) {
@@ -448,11 +472,10 @@ sched_assess(struct sched *s)
 				    "(--force=%s rewrites it)", r->edited,
 				    r->edited);
 			/* Nothing more is needed of its request. */
-			spec_clear(&r->spec);
-			r->have_spec = 0;
+			run_spec_free(r);
 		} else if (r->edited != NULL)
 			r->need = NEED_REFUSED;
-		else if (cache_has(s, r->spec.key)) {
+		else if (cache_has(s, r->spec->key)) {
 			r->need = NEED_CACHE;
 			r->same_outs = locked_outputs(s, t);
 		} else if (task_check_inputs(r, t, &err) == -1) {
@@ -484,15 +507,12 @@ estimate(struct sched *s, struct task *t, struct estimate *est)
 	char *err = NULL;
 
 	memset(est, 0, sizeof(*est));
-	if (!r->have_spec) {
-		if (request_spec(&r->spec, s->plan, t, &err) == -1) {
-			free(err);
-			est->cost = -1;
-			return;
-		}
-		r->have_spec = 1;
+	if (run_spec(s, t, &err) == -1) {
+		free(err);
+		est->cost = -1;
+		return;
 	}
-	bytes = strlen(r->spec.system) + strlen(r->spec.prompt) + 20;
+	bytes = strlen(r->spec->system) + strlen(r->spec->prompt) + 20;
 	for (i = 0; i < t->nins; i++)
 		if (!t->ins[i]->phony)
 			bytes += strlen(t->ins[i]->path) + 16 +
@@ -501,8 +521,8 @@ estimate(struct sched *s, struct task *t, struct estimate *est)
 	for (i = 0; i < t->nouts; i++)
 		bytes += strlen(t->outs[i]->path) + 3;
 	u.in = est->in = (long)(bytes / 4 + 1);
-	u.out = est->out = r->spec.max_tokens;
-	est->cost = provider_cost(r->spec.model, &u, 0);
+	u.out = est->out = r->spec->max_tokens;
+	est->cost = provider_cost(r->spec->model, &u, 0);
 }
 
 /* " at most $X" or " price unknown". */
@@ -601,15 +621,15 @@ sched_dry_run(struct sched *s)
 			cost_text(&b, est.cost);
 			if (r->need == NEED_REQUEST)
 				printf("ask the %s tier (%s:%s) for %s: %s; "
-				    "%s\n", r->spec.tier, r->spec.provider,
-				    r->spec.model, t->name, r->why, b.data);
+				    "%s\n", r->spec->tier, r->spec->provider,
+				    r->spec->model, t->name, r->why, b.data);
 			else
 				printf("maybe ask for %s: %s; if asked, %s\n",
 				    t->name, r->why, b.data);
 			in += est.in;
 			out += est.out;
-			ts = dry_tier(tiers, &ntiers, r->spec.tier ?
-			    r->spec.tier : "?");
+			ts = dry_tier(tiers, &ntiers, r->spec->tier ?
+			    r->spec->tier : "?");
 			if (est.cost < 0)
 				unknown = ts->unknown = 1;
 			else {
@@ -689,9 +709,10 @@ sched_dry_json(struct sched *s)
 			ncache++;
 		if (r->need == NEED_REQUEST || r->need == NEED_LATER) {
 			estimate(s, t, &est);
-			json_object_set_new(jt, "tier", json_string(r->spec.tier));
+			json_object_set_new(jt, "tier",
+			    json_string(r->spec->tier));
 			json_object_set_new(jt, "model",
-			    json_string(r->spec.model));
+			    json_string(r->spec->model));
 			json_object_set_new(jt, "input_tokens",
 			    json_integer(est.in));
 			json_object_set_new(jt, "max_output_tokens",
@@ -700,7 +721,7 @@ sched_dry_json(struct sched *s)
 			    json_null() : json_real(est.cost));
 			in += est.in;
 			out += est.out;
-			ts = dry_tier(tiers, &ntiers, r->spec.tier);
+			ts = dry_tier(tiers, &ntiers, r->spec->tier);
 			if (est.cost < 0)
 				unknown = ts->unknown = 1;
 			else {
@@ -780,18 +801,18 @@ sched_preflight(struct sched *s)
 		r = t->run;
 		if ((r->need != NEED_REQUEST && r->need != NEED_LATER) ||
 		    t->rule->prompt == NULL || task_spec(s, t) == -1 ||
-		    r->spec.keyvar == NULL ||
-		    ((v = getenv(r->spec.keyvar)) != NULL && *v != '\0'))
+		    r->spec->keyvar == NULL ||
+		    ((v = getenv(r->spec->keyvar)) != NULL && *v != '\0'))
 			continue;
 		if (r->need == NEED_LATER) {
 			log_warning("%s is not set: '%s' will fail if it has "
-			    "to ask %s", r->spec.keyvar, t->name,
-			    r->spec.provider);
+			    "to ask %s", r->spec->keyvar, t->name,
+			    r->spec->provider);
 			continue;
 		}
 		log_error("%s is not set, and '%s' needs to ask %s (%s "
-		    "tier): nothing was asked", r->spec.keyvar, t->name,
-		    r->spec.provider, r->spec.tier);
+		    "tier): nothing was asked", r->spec->keyvar, t->name,
+		    r->spec->provider, r->spec->tier);
 		return -1;
 	}
 	return 0;
@@ -832,7 +853,7 @@ sched_prioritise(struct sched *s)
 			w[t->id] = 0.001;
 		else
 			w[t->id] = prio_weight(&s->durations, t->name,
-			    r->have_spec ? r->spec.max_tokens :
+			    r->spec != NULL ? r->spec->max_tokens :
 			    DEFAULT_MAX_TOKENS);
 	}
 	prio_compute(s->dag, w, s->prio);
@@ -877,8 +898,8 @@ sched_warmed(struct sched *s, struct task *t, int ok)
 	struct task **held;
 	size_t i, n;
 
-	r->warming = 0;
-	held = warm_done(&s->warm, r->spec.prefix, ok, &n);
+	r->ask->warming = 0;
+	held = warm_done(&s->warm, r->spec->prefix, ok, &n);
 	log_debug(LOG_SCHED, "'%s' %s the prompt cache; %zu task%s waited",
 	    t->name, ok ? "wrote" : "did not write", n, n == 1 ? "" : "s");
 	for (i = 0; i < n; i++)
@@ -893,13 +914,16 @@ task_finish(struct sched *s, struct task *t, int ok)
 	struct run *r = t->run;
 	size_t i;
 
-	budget_settle(&s->budget, r->reserved ? r->worst : 0, r->cost);
-	if (r->reserved)
-		s->budget_hold = 0;	/* what waited may fit now */
-	r->reserved = 0;
-	r->cost = 0;
-	if (r->warming)
-		sched_warmed(s, t, ok);
+	if (r->ask != NULL) {
+		budget_settle(&s->budget, r->ask->reserved ? r->ask->worst :
+		    0, r->ask->cost);
+		if (r->ask->reserved)
+			s->budget_hold = 0;	/* what waited may fit now */
+		r->ask->reserved = 0;
+		r->ask->cost = 0;
+		if (r->ask->warming)
+			sched_warmed(s, t, ok);
+	}
 
 	if (t->rule->prompt)
 		s->nfinished++;
@@ -1016,7 +1040,7 @@ task_apply(struct sched *s, struct task *t, const char *answer, size_t n,
 		sha256_hex(files[i].data, files[i].len, t->outs[i]->hash);
 		t->outs[i]->hashed = 1;
 	}
-	store_writing(s->store, t, &r->spec);
+	store_writing(s->store, t, r->spec);
 	tmps = xcalloc(t->nouts, sizeof(*tmps));
 	for (i = 0; i < t->nouts && rc == 0; i++)
 		rc = file_stage(t->outs[i]->path, files[i].data, files[i].len,
@@ -1026,7 +1050,7 @@ task_apply(struct sched *s, struct task *t, const char *answer, size_t n,
 		    errp) == -1)
 			rc = -1;
 		else if (rc == 0)
-			lock_set(&s->lock, t->outs[i]->path, r->spec.key,
+			lock_set(&s->lock, t->outs[i]->path, r->spec->key,
 			    t->outs[i]->hash);
 		else if (tmps[i] != NULL)
 			unlink(tmps[i]);
@@ -1034,7 +1058,7 @@ task_apply(struct sched *s, struct task *t, const char *answer, size_t n,
 		free(files[i].data);
 	}
 	if (rc == 0)
-		store_written(s->store, t, &r->spec);
+		store_written(s->store, t, r->spec);
 	free(tmps);
 	free(files);
 	return rc;
@@ -1055,8 +1079,8 @@ task_delay(struct sched *s, struct task *t, double d, int holds_slot)
 {
 	struct run *r = t->run;
 
-	r->retry_at = now_mono() + d;
-	r->holds_slot = holds_slot;
+	r->ask->retry_at = now_mono() + d;
+	r->ask->holds_slot = holds_slot;
 	if (holds_slot)
 		s->nholding++;
 	t->state = TASK_READY;
@@ -1075,10 +1099,10 @@ task_send(struct sched *s, struct task *t)
 	double wait = 0;
 	int rc;
 
-	if (r->body == NULL)
-		r->body = request_wire_body(&r->spec, r->user,
-		    r->answer.len > 0 ? r->answer.data : NULL);
-	rc = provider_send(s->prov, &r->spec, r->body, t, &wait, &err);
+	if (r->ask->body == NULL)
+		r->ask->body = request_wire_body(r->spec, r->ask->user,
+		    r->ask->answer.len > 0 ? r->ask->answer.data : NULL);
+	rc = provider_send(s->prov, r->spec, r->ask->body, t, &wait, &err);
 	if (rc == 1) {
 		task_delay(s, t, wait, 1);
 		return;
@@ -1088,7 +1112,7 @@ task_send(struct sched *s, struct task *t)
 		free(err);
 		return;
 	}
-	r->attempts++;
+	r->ask->attempts++;
 	t->state = TASK_RUNNING;
 	s->running++;
 }
@@ -1102,19 +1126,19 @@ sched_afford(struct sched *s, struct task *t, int batched)
 
 	if (s->budget.limit < 0)
 		return 1;
-	r->worst = budget_worst(r->spec.model, strlen(r->body),
-	    r->spec.max_tokens, r->spec.cache_mark, batched);
-	if (r->worst < 0 && !s->unpriced) {
+	r->ask->worst = budget_worst(r->spec->model, strlen(r->ask->body),
+	    r->spec->max_tokens, r->spec->cache_mark, batched);
+	if (r->ask->worst < 0 && !s->unpriced) {
 		log_warning("--budget: the model %s has no price; its "
-		    "requests are not counted", r->spec.model);
+		    "requests are not counted", r->spec->model);
 		s->unpriced = 1;
 	}
-	if (budget_admit(&s->budget, r->worst)) {
-		r->reserved = 1;
+	if (budget_admit(&s->budget, r->ask->worst)) {
+		r->ask->reserved = 1;
 		return 1;
 	}
-	free(r->body);
-	r->body = NULL;
+	free(r->ask->body);
+	r->ask->body = NULL;
 	if (s->budget.inflight > 0) {
 		/* Requests in flight hold their worst case; most of it comes
 		 * back when they are answered.  Wait for that, so the same
@@ -1127,7 +1151,7 @@ sched_afford(struct sched *s, struct task *t, int batched)
 	}
 	log_error("--budget: '%s' could cost up to $%.4f; with $%.4f spent "
 	    "and $%.4f in flight that is over the budget of $%.4f, so "
-	    "nothing more is started", t->name, r->worst, s->budget.spent,
+	    "nothing more is started", t->name, r->ask->worst, s->budget.spent,
 	    s->budget.inflight, s->budget.limit);
 	s->stopping = 1;
 	s->over_budget = 1;
@@ -1145,14 +1169,14 @@ task_from_cache(struct sched *s, struct task *t)
 
 	if (s->opts->refresh)
 		return 0;
-	if (!cache_get(s->cachedir, r->spec.key, &e, &warn)) {
+	if (!cache_get(s->cachedir, r->spec->key, &e, &warn)) {
 		if (warn) {
 			log_warning("%s", warn);
 			free(warn);
 		}
 		return 0;
 	}
-	log_debug(LOG_CACHE, "hit %s for %s", r->spec.key, t->name);
+	log_debug(LOG_CACHE, "hit %s for %s", r->spec->key, t->name);
 	if (task_apply(s, t, e.answer, e.answerlen, NULL, &err) == -1) {
 		task_fail(s, t, err);
 		free(err);
@@ -1160,7 +1184,7 @@ task_from_cache(struct sched *s, struct task *t)
 		return -1;
 	}
 	cache_entry_clear(&e);
-	store_hit(s->store, r->spec.key);
+	store_hit(s->store, r->spec->key);
 	task_status(s, t, "restored from the cache:");
 	s->ncached++;
 	task_finish(s, t, 1);
@@ -1174,19 +1198,19 @@ sched_batch(struct sched *s, struct task *t)
 	struct run *r = t->run;
 	char *err = NULL;
 
-	if ((r->body = request_body(&r->spec, t, &err)) == NULL) {
+	if ((r->ask->body = request_body(r->spec, t, &err)) == NULL) {
 		task_fail(s, t, err);
 		free(err);
 		return;
 	}
 	if (!sched_afford(s, t, 1))
 		return;
-	batch_add(s->batches, r->spec.base, r->spec.keyvar, r->spec.key,
-	    r->body, t);
-	free(r->body);
-	r->body = NULL;
-	r->batched = 1;
-	r->attempts++;
+	batch_add(s->batches, r->spec->base, r->spec->keyvar, r->spec->key,
+	    r->ask->body, t);
+	free(r->ask->body);
+	r->ask->body = NULL;
+	r->ask->batched = 1;
+	r->ask->attempts++;
 	t->state = TASK_RUNNING;
 }
 
@@ -1234,28 +1258,28 @@ task_start(struct sched *s, struct task *t)
 		    "forbids asking");
 		return;
 	}
-	if (r->spec.keyvar && (getenv(r->spec.keyvar) == NULL ||
-	    *getenv(r->spec.keyvar) == '\0')) {
-		xasprintf(&err, "%s is not set", r->spec.keyvar);
+	if (r->spec->keyvar && (getenv(r->spec->keyvar) == NULL ||
+	    *getenv(r->spec->keyvar) == '\0')) {
+		xasprintf(&err, "%s is not set", r->spec->keyvar);
 		task_fail(s, t, err);
 		free(err);
 		return;
 	}
-	if (batch_holds(s->batches, r->spec.key)) {
+	if (batch_holds(s->batches, r->spec->key)) {
 		log_note("'%s' waits on a batch that an earlier run created",
 		    t->name);
 		t->state = TASK_RUNNING;
-		r->batched = 1;
-		batch_claim(s->batches, r->spec.key, t);
+		r->ask->batched = 1;
+		batch_claim(s->batches, r->spec->key, t);
 		return;
 	}
-	if (s->opts->batch && r->spec.wire == WIRE_ANTHROPIC &&
-	    strcmp(r->spec.tier, "cheap") == 0) {
+	if (s->opts->batch && r->spec->wire == WIRE_ANTHROPIC &&
+	    strcmp(r->spec->tier, "cheap") == 0) {
 		/* The first task of a cached prefix goes alone, as a plain
 		 * request; the others join a batch once it is answered. */
-		r->spec.cache_1h = r->spec.cache_mark;
-		switch (r->spec.cache_mark ? warm_admit(&s->warm,
-		    r->spec.prefix, t) : WARM_GO) {
+		r->spec->cache_1h = r->spec->cache_mark;
+		switch (r->spec->cache_mark ? warm_admit(&s->warm,
+		    r->spec->prefix, t) : WARM_GO) {
 		case WARM_HOLD:
 			log_note("'%s' waits for the prompt cache to be "
 			    "written", t->name);
@@ -1264,32 +1288,32 @@ task_start(struct sched *s, struct task *t)
 			sched_batch(s, t);
 			return;
 		}
-		r->warming = 1;
+		r->ask->warming = 1;
 	}
-	free(r->user);		/* a task held before comes back here */
-	free(r->body);
-	r->body = NULL;
-	if ((r->user = request_user_text(&r->spec, t, 0, &err)) == NULL) {
+	free(r->ask->user);		/* a task held before comes back here */
+	free(r->ask->body);
+	r->ask->body = NULL;
+	if ((r->ask->user = request_user_text(r->spec, t, 0, &err)) == NULL) {
 		task_fail(s, t, err);
 		free(err);
 		return;
 	}
-	r->body = request_wire_body(&r->spec, r->user, NULL);
+	r->ask->body = request_wire_body(r->spec, r->ask->user, NULL);
 	if (!sched_afford(s, t, 0))
 		return;
-	if (r->spec.cache_mark && !r->warming) {
-		switch (warm_admit(&s->warm, r->spec.prefix, t)) {
+	if (r->spec->cache_mark && !r->ask->warming) {
+		switch (warm_admit(&s->warm, r->spec->prefix, t)) {
 		case WARM_HOLD:
 			log_note("'%s' waits for the prompt cache to be "
 			    "written", t->name);
-			budget_settle(&s->budget, r->reserved ? r->worst : 0,
-			    0);
-			r->reserved = 0;
-			free(r->body);
-			r->body = NULL;
+			budget_settle(&s->budget, r->ask->reserved ?
+			    r->ask->worst : 0, 0);
+			r->ask->reserved = 0;
+			free(r->ask->body);
+			r->ask->body = NULL;
 			return;
 		case WARM_FIRST:
-			r->warming = 1;
+			r->ask->warming = 1;
 			break;
 		}
 	}
@@ -1330,7 +1354,7 @@ static void	task_continue(struct sched *, struct task *,
 		    const struct reply *);
 
 /* An answer came for t (seconds after it was sent, or through a batch
- * when r->batched): count it, then continue it, or check it, cache it
+ * when r->ask->batched): count it, then continue it, or check it, cache it
  * and write its targets. */
 static void
 task_answered(struct sched *s, struct task *t, struct reply *rep,
@@ -1342,15 +1366,15 @@ task_answered(struct sched *s, struct task *t, struct reply *rep,
 	char *err = NULL;
 	size_t len;
 
-	r->cost += report_add(&s->report, r->spec.tier, r->spec.model,
-	    &rep->usage, rep->write_1h, r->batched);
-	r->usage.in += rep->usage.in;
-	r->usage.out += rep->usage.out;
-	r->usage.cache_write += rep->usage.cache_write;
-	r->usage.cache_read += rep->usage.cache_read;
+	r->ask->cost += report_add(&s->report, r->spec->tier, r->spec->model,
+	    &rep->usage, rep->write_1h, r->ask->batched);
+	r->ask->usage.in += rep->usage.in;
+	r->ask->usage.out += rep->usage.out;
+	r->ask->usage.cache_write += rep->usage.cache_write;
+	r->ask->usage.cache_read += rep->usage.cache_read;
 	if (seconds >= 0)
-		r->seconds += seconds;
-	if (r->rounds == 0)
+		r->ask->seconds += seconds;
+	if (r->ask->rounds == 0)
 		s->nasked++;
 	if (rep->warning)
 		log_warning("'%s': %s", t->name, rep->warning);
@@ -1359,11 +1383,11 @@ task_answered(struct sched *s, struct task *t, struct reply *rep,
 
 	switch (rep->stop_kind) {
 	case STOP_LIMIT:
-		if (r->batched) {
+		if (r->ask->batched) {
 			xasprintf(&err, "%s: the batched answer was cut at "
 			    "max_tokens (%ld); raise max_tokens or build it "
-			    "without --batch", r->spec.provider,
-			    r->spec.max_tokens);
+			    "without --batch", r->spec->provider,
+			    r->spec->max_tokens);
 			fail_keeping(s, t, err, rep->text, rep->len);
 			free(err);
 			return;
@@ -1373,16 +1397,17 @@ task_answered(struct sched *s, struct task *t, struct reply *rep,
 	case STOP_CONTEXT:
 		xasprintf(&err, "%s: the answer filled the context window of "
 		    "%s (%ld tokens in, %ld out; the request is %zu bytes): "
-		    "shorten the inputs or split the task", r->spec.provider,
-		    r->spec.model, rep->usage.in + rep->usage.cache_read +
+		    "shorten the inputs or split the task", r->spec->provider,
+		    r->spec->model, rep->usage.in + rep->usage.cache_read +
 		    rep->usage.cache_write, rep->usage.out,
-		    (r->user ? strlen(r->user) : 0) + strlen(r->spec.system));
+		    (r->ask->user ? strlen(r->ask->user) : 0) +
+		    strlen(r->spec->system));
 		fail_keeping(s, t, err, rep->text, rep->len);
 		free(err);
 		return;
 	case STOP_OTHER:
 		xasprintf(&err, "%s: the answer stopped with '%s', not at its "
-		    "end", r->spec.provider, rep->stop ? rep->stop :
+		    "end", r->spec->provider, rep->stop ? rep->stop :
 		    "nothing");
 		fail_keeping(s, t, err, rep->text, rep->len);
 		free(err);
@@ -1391,56 +1416,58 @@ task_answered(struct sched *s, struct task *t, struct reply *rep,
 
 	text = rep->text;
 	len = rep->len;
-	if (r->rounds > 0) {
-		if (provider_join(&r->answer, rep->text, rep->len,
-		    r->spec.prefill, 1, &err) == -1) {
+	if (r->ask->rounds > 0) {
+		if (provider_join(&r->ask->answer, rep->text, rep->len,
+		    r->spec->prefill, 1, &err) == -1) {
 			char *m;
 
 			xasprintf(&m, "%s: the last part of a continued answer "
-			    "does not join cleanly: %s", r->spec.provider, err);
-			buf_add(&r->answer, rep->text, rep->len);
-			fail_keeping(s, t, m, r->answer.data, r->answer.len);
+			    "does not join cleanly: %s", r->spec->provider,
+			    err);
+			buf_add(&r->ask->answer, rep->text, rep->len);
+			fail_keeping(s, t, m, r->ask->answer.data,
+			    r->ask->answer.len);
 			free(m);
 			free(err);
 			return;
 		}
-		text = r->answer.data;
-		len = r->answer.len;
+		text = r->ask->answer.data;
+		len = r->ask->answer.len;
 	}
 
 	/* The cache keeps the whole answer under the first request's key. */
 	memset(&e, 0, sizeof(e));
-	memcpy(e.key, r->spec.key, 65);
+	memcpy(e.key, r->spec->key, 65);
 	e.model = rep->model;
 	e.answer = (char *)text;
 	e.answerlen = len;
-	e.usage = r->usage;
+	e.usage = r->ask->usage;
 	if (task_apply(s, t, text, len, &e, &err) == -1) {
 		task_fail(s, t, err);
 		free(err);
 	} else {
-		if (r->batched)
+		if (r->ask->batched)
 			log_status("[%zu/%zu] %s (%s, batch, %ld+%ld tokens)",
 			    s->nfinished + 1, s->nprompt, t->name,
-			    r->spec.tier, r->usage.in, r->usage.out);
-		else if (r->rounds > 0)
+			    r->spec->tier, r->ask->usage.in, r->ask->usage.out);
+		else if (r->ask->rounds > 0)
 			log_status("[%zu/%zu] %s (%s, %.1f s, %ld+%ld tokens, "
 			    "%d parts)", s->nfinished + 1, s->nprompt, t->name,
-			    r->spec.tier, r->seconds, r->usage.in,
-			    r->usage.out, r->rounds + 1);
+			    r->spec->tier, r->ask->seconds, r->ask->usage.in,
+			    r->ask->usage.out, r->ask->rounds + 1);
 		else
 			log_status("[%zu/%zu] %s (%s, %.1f s, %ld+%ld tokens)",
 			    s->nfinished + 1, s->nprompt, t->name,
-			    r->spec.tier, r->seconds, r->usage.in,
-			    r->usage.out);
-		if (!r->batched)
-			prio_durations_set(&s->durations, t->name, r->seconds,
-			    r->usage.out);
+			    r->spec->tier, r->ask->seconds, r->ask->usage.in,
+			    r->ask->usage.out);
+		if (!r->ask->batched)
+			prio_durations_set(&s->durations, t->name,
+			    r->ask->seconds, r->ask->usage.out);
 		task_finish(s, t, 1);
 	}
-	buf_free(&r->answer);
-	free(r->user);
-	r->user = NULL;
+	buf_free(&r->ask->answer);
+	free(r->ask->user);
+	r->ask->user = NULL;
 }
 
 /* A whole answer of a recorded batch that no task of this plan claims
@@ -1499,19 +1526,21 @@ on_batch_answer(void *arg, struct task *t, const char *key,
 		return;
 	}
 	r = t->run;
-	r->batched = 1;
-	if (err != NULL && retry && r->attempts <= r->spec.retries &&
+	r->ask->batched = 1;
+	if (err != NULL && retry && r->ask->attempts <= r->spec->retries &&
 	    !interrupted && !s->stopping) {
 		log_note("'%s': %s; asking again in the next batch", t->name,
 		    err);
-		budget_settle(&s->budget, r->reserved ? r->worst : 0, 0);
-		r->reserved = 0;
+		budget_settle(&s->budget, r->ask->reserved ? r->ask->worst :
+		    0, 0);
+		r->ask->reserved = 0;
 		sched_batch(s, t);
 		return;
 	}
 	if (err != NULL) {
-		if (r->attempts > 1) {
-			xasprintf(&msg, "%s after %d tries", err, r->attempts);
+		if (r->ask->attempts > 1) {
+			xasprintf(&msg, "%s after %d tries", err,
+			    r->ask->attempts);
 			task_fail(s, t, msg);
 			free(msg);
 		} else
@@ -1520,7 +1549,7 @@ on_batch_answer(void *arg, struct task *t, const char *key,
 	}
 	memset(&m, 0, sizeof(m));
 	m.status = 200;
-	d = decoder_new(&r->spec);
+	d = decoder_new(r->spec);
 	decoder_feed(d, 200, "application/json", message, len);
 	decoder_finish(d, &m, &o);
 	decoder_free(d);
@@ -1542,14 +1571,14 @@ on_failure(struct sched *s, struct task *t, struct outcome *o)
 	/* A rate limit while the endpoint is held back is the wait
 	 * working, not the task failing: it has its own, larger cap. */
 	if (o->kind == FAIL_RETRY && o->throttled &&
-	    r->throttled < THROTTLE_TRIES) {
-		r->throttled++;
-		r->attempts--;
+	    r->ask->throttled < THROTTLE_TRIES) {
+		r->ask->throttled++;
+		r->ask->attempts--;
 	}
-	if (o->kind == FAIL_RETRY && r->attempts <= r->spec.retries &&
+	if (o->kind == FAIL_RETRY && r->ask->attempts <= r->spec->retries &&
 	    !interrupted && !s->fatal) {
-		d = retry_delay(o, r->attempts, &r->spec);
-		if (d <= r->spec.retry_max_wait) {
+		d = retry_delay(o, r->ask->attempts, r->spec);
+		if (d <= r->spec->retry_max_wait) {
 			log_note("'%s': %s; trying again in %.2f s", t->name,
 			    o->err, d);
 			/* It keeps its slot: a new start in it would put
@@ -1559,9 +1588,9 @@ on_failure(struct sched *s, struct task *t, struct outcome *o)
 		}
 		xasprintf(&m, "%s; the server asks to wait %.0f s, longer "
 		    "than retry_max_wait (%g s)", o->err, d,
-		    r->spec.retry_max_wait);
-	} else if (r->attempts > 1)
-		xasprintf(&m, "%s after %d tries", o->err, r->attempts);
+		    r->spec->retry_max_wait);
+	} else if (r->ask->attempts > 1)
+		xasprintf(&m, "%s after %d tries", o->err, r->ask->attempts);
 	else
 		m = xstrdup(o->err);
 	task_fail(s, t, m);
@@ -1570,7 +1599,7 @@ on_failure(struct sched *s, struct task *t, struct outcome *o)
 		s->fatal = 1;
 		s->stopping = 1;
 		log_error("stopping: %s refuses every request until the limit "
-		    "is raised; nothing more is sent", r->spec.provider);
+		    "is raised; nothing more is sent", r->spec->provider);
 	}
 }
 
@@ -1582,33 +1611,35 @@ task_continue(struct sched *s, struct task *t, const struct reply *rep)
 	struct run *r = t->run;
 	char *err = NULL, *m;
 
-	if (provider_join(&r->answer, rep->text, rep->len, r->spec.prefill,
-	    0, &err) == -1) {
+	if (provider_join(&r->ask->answer, rep->text, rep->len,
+	    r->spec->prefill, 0, &err) == -1) {
 		xasprintf(&m, "%s: the answer was cut at max_tokens (%ld) and "
 		    "its continuation does not join cleanly: %s",
-		    r->spec.provider, r->spec.max_tokens, err);
-		buf_add(&r->answer, rep->text, rep->len);
-		fail_keeping(s, t, m, r->answer.data, r->answer.len);
+		    r->spec->provider, r->spec->max_tokens, err);
+		buf_add(&r->ask->answer, rep->text, rep->len);
+		fail_keeping(s, t, m, r->ask->answer.data, r->ask->answer.len);
 		free(m);
 		free(err);
 		return;
 	}
-	if (r->answer.len == 0 || r->rounds >= r->spec.continuations) {
+	if (r->ask->answer.len == 0 ||
+	    r->ask->rounds >= r->spec->continuations) {
 		xasprintf(&m, "%s: the answer was cut at max_tokens (%ld) %s",
-		    r->spec.provider, r->spec.max_tokens, r->answer.len == 0 ?
-		    "before any text came" : r->rounds == 0 ?
+		    r->spec->provider, r->spec->max_tokens,
+		    r->ask->answer.len == 0 ?
+		    "before any text came" : r->ask->rounds == 0 ?
 		    "and continuations is 0" : "in every round (setting "
 		    "continuations)");
-		fail_keeping(s, t, m, r->answer.data ? r->answer.data : "",
-		    r->answer.len);
+		fail_keeping(s, t, m, r->ask->answer.data ?
+		    r->ask->answer.data : "", r->ask->answer.len);
 		free(m);
 		return;
 	}
-	r->rounds++;
-	r->attempts = 0;
+	r->ask->rounds++;
+	r->ask->attempts = 0;
 	log_note("'%s': the answer was cut at max_tokens (%ld); asking for "
 	    "the rest (continuation %d of at most %d)", t->name,
-	    r->spec.max_tokens, r->rounds, r->spec.continuations);
+	    r->spec->max_tokens, r->ask->rounds, r->spec->continuations);
 	task_send(s, t);
 }
 
@@ -1626,8 +1657,8 @@ on_done(struct outcome *o, void *arg)
 		on_failure(s, t, o);
 		return;
 	}
-	free(r->body);
-	r->body = NULL;
+	free(r->ask->body);
+	r->ask->body = NULL;
 	task_answered(s, t, &o->reply, o->seconds);
 }
 
@@ -1654,14 +1685,14 @@ sched_retry(struct sched *s)
 	for (i = 0; i < s->ndelayed; ) {
 		t = s->delayed[i];
 		r = t->run;
-		if (r->retry_at <= now || interrupted || s->fatal) {
+		if (r->ask->retry_at <= now || interrupted || s->fatal) {
 			s->delayed[i] = s->delayed[--s->ndelayed];
-			if (r->holds_slot) {
+			if (r->ask->holds_slot) {
 				s->nholding--;
-				r->holds_slot = 0;
+				r->ask->holds_slot = 0;
 			}
 			if (interrupted) {
-				task_fail(s, t, r->attempts > 0 ?
+				task_fail(s, t, r->ask->attempts > 0 ?
 				    "interrupted while waiting to retry" :
 				    "interrupted before it was sent");
 				continue;
@@ -1673,8 +1704,9 @@ sched_retry(struct sched *s)
 			task_send(s, t);
 			continue;
 		}
-		if (next < 0 || ((struct run *)t->run)->retry_at - now < next)
-			next = ((struct run *)t->run)->retry_at - now;
+		r = t->run;
+		if (next < 0 || r->ask->retry_at - now < next)
+			next = r->ask->retry_at - now;
 		i++;
 	}
 	return next < 0 ? -1 : (int)(next * 1000) + 1;
@@ -1753,7 +1785,7 @@ sched_report(struct sched *s, int rc, double t0)
 		else if (t->state == TASK_SKIPPED && t->rule->prompt)
 			report_list(rp, REPORT_SKIPPED, t->name);
 		else if (t->state == TASK_RUNNING &&
-		    ((struct run *)t->run)->batched)
+		    ((struct run *)t->run)->ask->batched)
 			report_list(rp, REPORT_INBATCH, t->name);
 		else if (t->state != TASK_DONE && t->state != TASK_SKIPPED &&
 		    t->rule->prompt) {
@@ -1808,11 +1840,14 @@ sched_free(struct sched *s)
 	for (i = 0; i < s->dag->ntasks; i++) {
 		if ((r = s->dag->tasks[i]->run) == NULL)
 			continue;
-		spec_clear(&r->spec);
+		run_spec_free(r);
 		free(r->why);
-		free(r->user);
-		free(r->body);
-		buf_free(&r->answer);
+		if (r->ask != NULL) {
+			free(r->ask->user);
+			free(r->ask->body);
+			buf_free(&r->ask->answer);
+			free(r->ask);
+		}
 		s->dag->tasks[i]->run = NULL;
 	}
 	report_free(&s->report);
@@ -1910,6 +1945,7 @@ sched_run(struct plan *p, struct dag *d, const struct sched_opts *o)
 {
 	struct sigaction sa;
 	struct sched s;
+	struct run *r;
 	double t0 = now_mono();
 	char *bdir, *err = NULL;
 	size_t i;
@@ -1920,6 +1956,11 @@ sched_run(struct plan *p, struct dag *d, const struct sched_opts *o)
 		return 2;
 	}
 	sched_assess(&s);
+	for (i = 0; i < d->norder; i++) {
+		r = d->order[i]->run;
+		if (r->need != NEED_NOTHING)
+			r->ask = xcalloc(1, sizeof(*r->ask));
+	}
 	/* The recorded durations weigh only tasks that will run: a no-op
 	 * reads none.  (Only those tasks record new ones, so nothing is
 	 * lost by not loading them.) */
