@@ -10,13 +10,16 @@
 #define LOCK_VERSION 1
 
 struct lock_entry {
-	char	*path;		/* the target: in the entry's block */
+	char	*path;		/* the target: in the entry's block, and
+				   the map's key */
 	char	 key[65];	/* the request key of the task that wrote it */
 	char	 hash[65];	/* SHA-256 of what was written */
+	char	 removed;	/* forgotten: lock_get() does not see it */
 };
 
 struct lock {
-	struct smap	 bypath;	/* path -> struct lock_entry * */
+	struct smap	 bypath;	/* path -> struct lock_entry *; keys
+					   borrowed from the entries */
 	int		 dirty;		/* changed since loaded */
 };
 
@@ -25,7 +28,7 @@ struct lock {
  * error: -1 and *errp naming the file and line. */
 int			 lock_load(struct lock *l, const char *path,
 			    char **errp);
-/* The entry for path, or NULL.  Borrowed. */
+/* The entry for path, or NULL (also when it was removed).  Borrowed. */
 struct lock_entry	*lock_get(struct lock *l, const char *path);
 /* Record that key wrote hash to path. */
 void			 lock_set(struct lock *l, const char *path,

@@ -37,7 +37,8 @@ void	 buf_printf(struct buf *b, const char *fmt, ...) PM_PRINTF(2, 3);
 char	*buf_detach(struct buf *b);
 void	 buf_free(struct buf *b);
 
-/* A map from strings to pointers, open addressing.  Keys are copied. */
+/* A map from strings to pointers, open addressing.  Keys are copied
+ * (unless borrowed is set). */
 struct smap_ent {
 	char		 *key;		/* owned, or NULL in an empty slot */
 	void		 *val;
@@ -49,6 +50,9 @@ struct smap {
 					   one cache line */
 	size_t		  cap;		/* a power of two, or 0 */
 	size_t		  len;
+	int		  borrowed;	/* set before the first put: keys are
+					   the caller's, neither copied nor
+					   freed, and must outlive the map */
 };
 
 /* The value stored under key, or NULL. */
@@ -103,6 +107,9 @@ char	*path_dirname(const char *path);
 /* dir/name, or name alone when dir is "." or name is absolute. */
 char	*path_join(const char *dir, const char *name);
 
+/* Whether s is 64 lower-case hex digits and a NUL (a SHA-256 as
+ * sha256_hex() writes it). */
+int	 hex64_valid(const char *s);
 /* SHA-256 of n bytes as 64 lower-case hex digits and a NUL. */
 void	 sha256_hex(const void *p, size_t n, char out[65]);
 

@@ -230,7 +230,7 @@ target_guard(struct sched *s, const char *path, const char *data,
 	sha256_hex(b.data ? b.data : "", b.len, now);
 	buf_free(&b);
 	le = lock_get(&s->lock, path);
-	if (le != NULL && le->path[0] != '\0' && strcmp(now, le->hash) == 0)
+	if (le != NULL && strcmp(now, le->hash) == 0)
 		return 0;
 	sha256_hex(data, n, new);
 	if (strcmp(now, new) == 0)
@@ -270,7 +270,7 @@ task_uptodate(struct sched *s, struct task *t, char **why)
 	for (i = 0; i < t->nouts; i++) {
 		o = t->outs[i];
 		e = lock_get(&s->lock, o->path);
-		if (e == NULL || e->path[0] == '\0') {
+		if (e == NULL) {
 			if (ok)
 				xasprintf(why, "'%s' is not in planmake.lock",
 				    o->path);
@@ -404,7 +404,7 @@ locked_outputs(struct sched *s, struct task *t)
 
 	for (i = 0; i < t->nouts; i++) {
 		e = lock_get(&s->lock, t->outs[i]->path);
-		if (e == NULL || e->path[0] == '\0' ||
+		if (e == NULL ||
 		    strcmp(e->key, ((struct run *)t->run)->spec->key) != 0)
 			return 0;
 	}

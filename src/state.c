@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+
 /* The lock file: a header line, then one line per target, sorted:
  *	# planmake lock 1
  *	PATH<TAB>KEY<TAB>HASH
@@ -27,23 +29,24 @@ lock_escape(struct buf *b, const char *s)
 	}
 }
 
-/* Whether s is n lower-case hex digits followed by end or a tab. */
-static int
-is_hex64(const char *s)
+/* A new entry for path, path in its block. */
+static struct lock_entry *
+entry_new(const char *path)
 {
-	int i;
+	struct lock_entry *e;
+	size_t n = strlen(path);
 
-	for (i = 0; i < 64; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		    (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return s[64] == '\0' || s[64] == '\t';
+	e = xcalloc(1, sizeof(*e) + n + 1);
+	e->path = (char *)(e + 1);
+	memcpy(e->path, path, n + 1);
+	return e;
 }
 
 /* Parse one entry line (modified in place) into l. */
 static int
 lock_parse_line(struct lock *l, char *line)
 {
+	struct lock_entry *e, *old;
 	char *key, *hash;
 
 	if ((key = strchr(line, '\t')) == NULL)
@@ -52,10 +55,20 @@ lock_parse_line(struct lock *l, char *line)
 	if ((hash = strchr(key, '\t')) == NULL)
 		return -1;
 	*hash++ = '\0';
-	if (!is_hex64(key) || !is_hex64(hash) || hash[64] != '\0' ||
+	if (!hex64_valid(key) || !hex64_valid(hash) ||
 	    line[0] == '\0' || unescape_field(line) == -1)
 		return -1;
-	lock_set(l, line, key, hash);
+	e = entry_new(line);
+	memcpy(e->key, key, 64);
+	memcpy(e->hash, hash, 64);
+	/* One probe for the usual line; a path given twice keeps the
+	 * first entry (the map's key) with the last line's hashes. */
+	if ((old = smap_put(&l->bypath, e->path, e)) != NULL) {
+		memcpy(old->key, e->key, 65);
+		memcpy(old->hash, e->hash, 65);
+		smap_put(&l->bypath, old->path, old);
+		free(e);
+	}
 	return 0;
 }
 
@@ -66,6 +79,8 @@ lock_load(struct lock *l, const char *path, char **errp)
 	size_t cap = 0;
 	ssize_t n;
 	int lineno, version, rc = -1;
+	struct stat st;
+	double t0 = now_mono();
 	FILE *f;
 
 	/* Streamed a line at a time: a lock of 100,000 targets is 15 MB
@@ -76,6 +91,10 @@ lock_load(struct lock *l, const char *path, char **errp)
 		xasprintf(errp, "cannot open %s: %s", path, strerror(errno));
 		return -1;
 	}
+	l->bypath.borrowed = 1;
+	/* A line is some 150 bytes: room for them all at once. */
+	if (fstat(fileno(f), &st) == 0 && st.st_size > 0)
+		smap_reserve(&l->bypath, (size_t)st.st_size / 150 + 16);
 	for (lineno = 1; (n = getline(&line, &cap, f)) != -1; lineno++) {
 		if (n > 0 && line[n - 1] == '\n')
 			line[--n] = '\0';
@@ -109,6 +128,8 @@ lock_load(struct lock *l, const char *path, char **errp)
 	}
 	l->dirty = 0;
 	rc = 0;
+	log_debug(LOG_STATE, "%s: %zu entries, loaded in %.1f ms", path,
+	    l->bypath.len, (now_mono() - t0) * 1000);
 out:
 	free(line);
 	fclose(f);
@@ -118,7 +139,9 @@ out:
 struct lock_entry *
 lock_get(struct lock *l, const char *path)
 {
-	return smap_get(&l->bypath, path);
+	struct lock_entry *e = smap_get(&l->bypath, path);
+
+	return e != NULL && !e->removed ? e : NULL;
 }
 
 void
@@ -126,18 +149,15 @@ lock_set(struct lock *l, const char *path, const char *key,
     const char *hash)
 {
 	struct lock_entry *e;
-	size_t n;
 
+	l->bypath.borrowed = 1;
 	if ((e = smap_get(&l->bypath, path)) == NULL) {
-		n = strlen(path);
-		e = xcalloc(1, sizeof(*e) + n + 1);	/* one block */
-		e->path = (char *)(e + 1);
-		memcpy(e->path, path, n + 1);
-		smap_put(&l->bypath, path, e);
-	} else if (e->path[0] == '\0') {
-		strcpy(e->path, path);		/* removed earlier: same key */
-	} else if (strcmp(e->key, key) == 0 && strcmp(e->hash, hash) == 0)
+		e = entry_new(path);
+		smap_put(&l->bypath, e->path, e);
+	} else if (!e->removed && strcmp(e->key, key) == 0 &&
+	    strcmp(e->hash, hash) == 0)
 		return;
+	e->removed = 0;
 	memcpy(e->key, key, 64);
 	memcpy(e->hash, hash, 64);
 	l->dirty = 1;
@@ -148,10 +168,10 @@ lock_remove(struct lock *l, const char *path)
 {
 	struct lock_entry *e;
 
-	/* smap has no deletion; an entry with an empty path is skipped. */
-	if ((e = smap_get(&l->bypath, path)) == NULL || e->path[0] == '\0')
+	/* smap has no deletion; a removed entry is kept, marked. */
+	if ((e = lock_get(l, path)) == NULL)
 		return;
-	e->path[0] = '\0';
+	e->removed = 1;
 	l->dirty = 1;
 }
 
@@ -176,7 +196,7 @@ lock_save(struct lock *l, const char *path, char **errp)
 	for (i = 0; i < l->bypath.cap; i++) {
 		struct lock_entry *e = l->bypath.ents[i].val;
 
-		if (l->bypath.ents[i].key != NULL && e->path[0] != '\0')
+		if (l->bypath.ents[i].key != NULL && !e->removed)
 			v[n++] = e;
 	}
 	qsort(v, n, sizeof(*v), entry_cmp);

@@ -40,18 +40,6 @@ struct replay {
 	long		 deadpid;	/* of the run that was killed, or 0 */
 };
 
-static int
-is_hex64(const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < 64; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		    (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return s[64] == '\0';
-}
-
 static void
 hit_add(struct smap *m, const char *key, uintptr_t n)
 {
@@ -69,8 +57,8 @@ on_record(char **f, size_t n, void *arg)
 
 	if (strcmp(f[0], "set") == 0 && n >= 4 && (n - 1) % 3 == 0) {
 		for (i = 1; i < n; i += 3)
-			if (f[i][0] == '\0' || !is_hex64(f[i + 1]) ||
-			    !is_hex64(f[i + 2]))
+			if (f[i][0] == '\0' || !hex64_valid(f[i + 1]) ||
+			    !hex64_valid(f[i + 2]))
 				goto unknown;
 		/* Only the targets that were written: each holds the hash
 		 * the record announced.  A temporary file the killed run
@@ -99,7 +87,7 @@ on_record(char **f, size_t n, void *arg)
 		lock_remove(rp->lock, f[1]);
 		return;
 	}
-	if (strcmp(f[0], "hit") == 0 && n == 2 && is_hex64(f[1])) {
+	if (strcmp(f[0], "hit") == 0 && n == 2 && hex64_valid(f[1])) {
 		hit_add(&rp->st->hits, f[1], 1);
 		return;
 	}
@@ -139,7 +127,7 @@ store_hits_load(const char *statedir, struct smap *hits)
 		if (*p == '#' || (tab = strchr(p, '\t')) == NULL)
 			continue;
 		*tab = '\0';
-		if (is_hex64(p))
+		if (hex64_valid(p))
 			hit_add(hits, p, (uintptr_t)strtoul(tab + 1, NULL,
 			    10));
 	}

@@ -138,7 +138,7 @@ lock_bykey(struct lock *l, struct smap *m)
 		struct lock_entry *e = l->bypath.ents[i].val;
 		const char *old;
 
-		if (l->bypath.ents[i].key == NULL || e->path[0] == '\0')
+		if (l->bypath.ents[i].key == NULL || e->removed)
 			continue;
 		old = smap_get(m, e->key);
 		if (old == NULL || strcmp(e->path, old) < 0)
@@ -251,7 +251,7 @@ cache_gc(struct plan *p, struct dag *d, const struct tool_opts *o)
 	for (i = 0; i < l.bypath.cap; i++) {
 		struct lock_entry *e = l.bypath.ents[i].val;
 
-		if (l.bypath.ents[i].key != NULL && e->path[0] != '\0')
+		if (l.bypath.ents[i].key != NULL && !e->removed)
 			smap_put(&keys, e->key, e);
 	}
 	plan_keys(p, d, st, &keys);
@@ -348,7 +348,7 @@ tool_clean(struct dag *d, const struct tool_opts *o, int argc, char **argv)
 
 		/* Only this plan's targets: another plan may share the
 		 * directory, and so the lock. */
-		if (l.bypath.ents[i].key != NULL && e->path[0] != '\0' &&
+		if (l.bypath.ents[i].key != NULL && !e->removed &&
 		    (tn = dag_find(d, e->path)) != NULL && tn->producer != NULL)
 			paths[n++] = xstrdup(e->path);
 	}

@@ -301,7 +301,7 @@ smap_put(struct smap *m, const char *key, void *val)
 		e->val = val;
 		return old;
 	}
-	e->key = xstrndup(key, n);
+	e->key = m->borrowed ? (char *)key : xstrndup(key, n);
 	e->val = val;
 	e->hash = h;
 	m->len++;
@@ -313,7 +313,7 @@ smap_free(struct smap *m)
 {
 	size_t i;
 
-	for (i = 0; i < m->cap; i++)
+	for (i = 0; i < m->cap && !m->borrowed; i++)
 		free(m->ents[i].key);
 	free(m->ents);
 	memset(m, 0, sizeof(*m));
@@ -550,6 +550,28 @@ file_write_atomic(const char *path, const void *data, size_t len, int sync,
 	rc = file_commit(tmp, path, errp);
 	free(tmp);
 	return rc;
+}
+
+int
+hex64_valid(const char *s)
+{
+	static unsigned char ok[256];
+	unsigned char all = 1;
+	size_t i;
+
+	if (strnlen(s, 65) != 64)
+		return 0;
+	if (!ok['0']) {
+		for (i = '0'; i <= '9'; i++)
+			ok[i] = 1;
+		for (i = 'a'; i <= 'f'; i++)
+			ok[i] = 1;
+	}
+	/* No branch per digit: random digits would mispredict half of
+	 * them, and a lock line has 128. */
+	for (i = 0; i < 64; i++)
+		all &= ok[(unsigned char)s[i]];
+	return all;
 }
 
 void
