@@ -12,7 +12,8 @@ CFLAGS	?= -O2 -g
 PKGS	 = libcurl jansson yaml-0.1 libpcre2-8 libcrypto
 TESTPKGS = cmocka libmicrohttpd
 PKGCFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKGLIBS	 = $(shell pkg-config --libs $(PKGS)) -lm
+# libcurl is not linked: src/http.c loads it when it is first needed.
+PKGLIBS	 = $(shell pkg-config --libs $(filter-out libcurl,$(PKGS))) -ldl -lm
 PMCFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 	   -Wall -Wextra -Wshadow -Iinclude $(PKGCFLAGS)
 SAN	 = -fsanitize=address,undefined -fno-sanitize-recover=undefined \

@@ -112,6 +112,16 @@ char	*path_join(const char *dir, const char *name);
 int	 hex64_valid(const char *s);
 /* SHA-256 of n bytes as 64 lower-case hex digits and a NUL. */
 void	 sha256_hex(const void *p, size_t n, char out[65]);
+/* SHA-256, streamed: sha256_init(), any number of sha256_update(), then
+ * sha256_final() with the 32 bytes of the digest. */
+struct sha256 {
+	uint64_t	 opaque[16];	/* OpenSSL's SHA256_CTX */
+};
+void	 sha256_init(struct sha256 *h);
+void	 sha256_update(struct sha256 *h, const void *p, size_t n);
+void	 sha256_final(struct sha256 *h, unsigned char out[32]);
+/* The 32 bytes at md as 64 lower-case hex digits and a NUL. */
+void	 hex_digest(const unsigned char md[32], char out[65]);
 
 /* Whether the n bytes at s are valid UTF-8.  On failure *bad is the
  * offset of the first bad byte. */

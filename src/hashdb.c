@@ -10,8 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "log.h"
 #include "util.h"
 
@@ -34,11 +32,18 @@ struct hrec {
 	unsigned char	hash[32];
 	int		used;		/* looked at in this run */
 	int		heap;		/* allocated alone, not in db->bulk */
+	char		path[];		/* the map's key, NUL-terminated */
 };
 
+/* The bytes a record of a path of n bytes takes in db->bulk. */
+#define REC_SIZE(n)	((sizeof(struct hrec) + (n) + 1 + 7) & ~(size_t)7)
+
 struct hashdb {
-	struct smap	 map;		/* path -> struct hrec * */
-	struct hrec	*bulk;		/* the records loaded, one array */
+	struct smap	 map;		/* path -> struct hrec *, the keys
+					   borrowed from the records */
+	char		*bulk;		/* the records loaded, one block:
+					   each path beside its record, so
+					   that a lookup touches one place */
 	size_t		 nreads;
 	int		 dirty;
 	struct buf	 content;	/* reused for each file read */
@@ -91,19 +96,6 @@ now_ns(void)
 	return ts_ns(&ts);
 }
 
-static void
-to_hex(const unsigned char *h, char out[65])
-{
-	static const char digits[] = "0123456789abcdef";
-	int i;
-
-	for (i = 0; i < 32; i++) {
-		out[2 * i] = digits[h[i] >> 4];
-		out[2 * i + 1] = digits[h[i] & 15];
-	}
-	out[64] = '\0';
-}
-
 static int
 from_hex(const char *s, unsigned char *h)
 {
@@ -137,10 +129,15 @@ rec_get(struct hashdb *db, const char *path)
 {
 	struct hrec *r;
 
+	size_t n;
+
 	if ((r = smap_get(&db->map, path)) == NULL) {
-		r = xcalloc(1, sizeof(*r));
+		n = strlen(path);
+		r = xcalloc(1, sizeof(*r) + n + 1);
+		memcpy(r->path, path, n + 1);
 		r->heap = 1;
-		smap_put(&db->map, path, r);
+		db->map.borrowed = 1;
+		smap_put(&db->map, r->path, r);
 	}
 	return r;
 }
@@ -148,11 +145,11 @@ rec_get(struct hashdb *db, const char *path)
 /* Read n bytes of f into p, adding them to the checksum.  -1 at a short
  * read. */
 static int
-take(FILE *f, EVP_MD_CTX *md, void *p, size_t n)
+take(FILE *f, struct sha256 *md, void *p, size_t n)
 {
 	if (fread(p, 1, n, f) != n)
 		return -1;
-	EVP_DigestUpdate(md, p, n);
+	sha256_update(md, p, n);
 	return 0;
 }
 
@@ -160,13 +157,13 @@ int
 hashdb_load(struct hashdb *db, const char *path, char **errp)
 {
 	unsigned char head[HEADER_LEN], rec[RECORD_LEN], sum[32], want[32];
-	char name[4097];
 	uint64_t count, i;
 	uint32_t version, order, plen;
-	unsigned int mdlen;
-	EVP_MD_CTX *md;
+	struct sha256 md;
 	struct hrec *r;
+	struct stat st;
 	double t0 = now_mono();
+	size_t names, at;
 	FILE *f;
 
 	/* Streamed, so that a large store costs no buffer of its size. */
@@ -176,10 +173,8 @@ hashdb_load(struct hashdb *db, const char *path, char **errp)
 		xasprintf(errp, "cannot open %s: %s", path, strerror(errno));
 		return -1;
 	}
-	if ((md = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
-		fatal("SHA-256 failed");
-	if (take(f, md, head, HEADER_LEN) == -1 ||
+	sha256_init(&md);
+	if (take(f, &md, head, HEADER_LEN) == -1 ||
 	    memcmp(head, MAGIC, 8) != 0)
 		goto bad;
 	memcpy(&version, head + 8, 4);
@@ -188,18 +183,30 @@ hashdb_load(struct hashdb *db, const char *path, char **errp)
 	if (order != ORDER_MARK || version != HASHDB_VERSION) {
 		xasprintf(errp, "%s is of another format (version %u); "
 		    "hashing every file again", path, (unsigned)version);
-		EVP_MD_CTX_free(md);
 		fclose(f);
 		return -1;
 	}
-	if (count > 100000000)
+	/* The paths' bytes are what the file holds beyond the fixed
+	 * parts: with them the block of records is sized at once. */
+	if (count > 100000000 || fstat(fileno(f), &st) == -1 ||
+	    (uint64_t)st.st_size < HEADER_LEN + 32 + count * RECORD_LEN)
 		goto bad;
-	db->bulk = xcalloc((size_t)count, sizeof(*db->bulk));
+	names = (size_t)((uint64_t)st.st_size - HEADER_LEN - 32 -
+	    count * RECORD_LEN);
+	db->bulk = xmalloc((size_t)count * REC_SIZE(0) + names);
+	db->map.borrowed = 1;
 	smap_reserve(&db->map, (size_t)count);
-	for (i = 0; i < count; i++) {
-		if (take(f, md, rec, RECORD_LEN) == -1)
+	for (i = at = 0; i < count; i++) {
+		if (take(f, &md, rec, RECORD_LEN) == -1)
 			goto bad;
-		r = &db->bulk[i];
+		memcpy(&plen, rec + 80, 4);
+		if (plen == 0 || plen > 4096 || plen > names)
+			goto bad;
+		names -= plen;
+		r = (struct hrec *)(db->bulk + at);
+		at += REC_SIZE(plen);
+		r->used = 0;
+		r->heap = 0;
 		memcpy(&r->size, rec, 8);
 		memcpy(&r->ino, rec + 8, 8);
 		memcpy(&r->dev, rec + 16, 8);
@@ -207,19 +214,18 @@ hashdb_load(struct hashdb *db, const char *path, char **errp)
 		memcpy(&r->ctime, rec + 32, 8);
 		memcpy(&r->hashed, rec + 40, 8);
 		memcpy(r->hash, rec + 48, 32);
-		memcpy(&plen, rec + 80, 4);
-		if (plen == 0 || plen >= sizeof(name) ||
-		    take(f, md, name, plen) == -1 ||
-		    memchr(name, '\0', plen) != NULL)
+		if (take(f, &md, r->path, plen) == -1 ||
+		    memchr(r->path, '\0', plen) != NULL)
 			goto bad;
-		name[plen] = '\0';
-		smap_put(&db->map, name, r);	/* a path is saved once */
+		r->path[plen] = '\0';
+		/* A path is saved once; were it not, the last record wins,
+		 * and the first one's path (the key) stays in the block. */
+		smap_put(&db->map, r->path, r);
 	}
-	if (EVP_DigestFinal_ex(md, sum, &mdlen) != 1 ||
-	    fread(want, 1, 32, f) != 32 || memcmp(sum, want, 32) != 0 ||
+	sha256_final(&md, sum);
+	if (fread(want, 1, 32, f) != 32 || memcmp(sum, want, 32) != 0 ||
 	    fgetc(f) != EOF)
 		goto bad;
-	EVP_MD_CTX_free(md);
 	fclose(f);
 	log_debug(LOG_STATE, "%s: %zu file hashes, loaded in %.1f ms", path,
 	    db->map.len, (now_mono() - t0) * 1000);
@@ -227,7 +233,6 @@ hashdb_load(struct hashdb *db, const char *path, char **errp)
 bad:
 	xasprintf(errp, "%s is damaged; hashing every file again", path);
 	hashdb_clear(db);
-	EVP_MD_CTX_free(md);
 	fclose(f);
 	return -1;
 }
@@ -258,7 +263,7 @@ hashdb_save(struct hashdb *db, const char *path,
 	struct buf b = { 0 };
 	uint32_t version = HASHDB_VERSION, order = ORDER_MARK;
 	uint64_t count = 0, zero = 0;
-	char hex[65];
+	struct sha256 md;
 	size_t i;
 	int rc;
 
@@ -282,8 +287,9 @@ hashdb_save(struct hashdb *db, const char *path,
 		count++;
 	}
 	memcpy(b.data + 16, &count, 8);
-	sha256_hex(b.data, b.len, hex);
-	from_hex(hex, sum);
+	sha256_init(&md);
+	sha256_update(&md, b.data, b.len);
+	sha256_final(&md, sum);
 	buf_add(&b, sum, 32);
 	rc = file_write_atomic(path, b.data, b.len, 0, errp);
 	buf_free(&b);
@@ -357,7 +363,7 @@ hashdb_hash(struct hashdb *db, const char *path, char out[65], char **errp)
 	r = smap_get(&db->map, path);
 	if (r != NULL && rec_fresh(r, &st, &why)) {
 		r->used = 1;
-		to_hex(r->hash, out);
+		hex_digest(r->hash, out);
 		return 1;
 	}
 	if (r == NULL)

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
 
 #include "dag.h"
 #include "request.h"
@@ -13,7 +12,7 @@
 
 /* Bytes are gathered here and handed to SHA-256 in large pieces. */
 struct sink {
-	EVP_MD_CTX	*md;
+	struct sha256	 md;
 	unsigned char	 buf[4096];
 	size_t		 len;
 };
@@ -21,8 +20,8 @@ struct sink {
 static void
 sink_flush(struct sink *k)
 {
-	if (k->len > 0 && EVP_DigestUpdate(k->md, k->buf, k->len) != 1)
-		fatal("SHA-256 failed");
+	if (k->len > 0)
+		sha256_update(&k->md, k->buf, k->len);
 	k->len = 0;
 }
 
@@ -32,8 +31,7 @@ put(struct sink *k, const void *p, size_t n)
 	if (k->len + n > sizeof(k->buf)) {
 		sink_flush(k);
 		if (n > sizeof(k->buf)) {
-			if (EVP_DigestUpdate(k->md, p, n) != 1)
-				fatal("SHA-256 failed");
+			sha256_update(&k->md, p, n);
 			return;
 		}
 	}
@@ -46,6 +44,9 @@ puts_(struct sink *k, const char *s)
 {
 	put(k, s, strlen(s));
 }
+
+/* Put a string literal, its length known. */
+#define PUT_LIT(k, lit)	put((k), (lit), sizeof(lit) - 1)
 
 /* Append s to b as a JSON string as jansson dumps it: ", \ and the
  * control characters escaped (\b \f \n \r \t, else \u00XX in upper
@@ -90,7 +91,18 @@ static void
 put_string(struct sink *k, const char *s, const char *what)
 {
 	static struct buf b;
+	const unsigned char *p = (const unsigned char *)s;
 
+	/* Most strings (paths, names) are printable ASCII without a quote
+	 * or backslash: valid UTF-8 that JSON takes as it is. */
+	while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+		p++;
+	if (*p == '\0') {
+		put(k, "\"", 1);
+		put(k, s, (size_t)((const char *)p - s));
+		put(k, "\"", 1);
+		return;
+	}
 	if (what != NULL && !utf8_valid(s, strlen(s), NULL))
 		fatal("cannot form the key of a request: its %s is not UTF-8",
 		    what);
@@ -140,32 +152,23 @@ put_real(struct sink *k, double v)
 void
 keyhash_request(const struct spec *s, const struct task *t, char out[65])
 {
-	static const char digits[] = "0123456789abcdef";
-	static EVP_MD_CTX *ctx;
-	static EVP_MD *sha;
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	static char fmt[48], mtext[64];
+	static size_t fmtlen, mtlen;
+	static long mt;
+	unsigned char md[32];
 	struct sink k;
-	char num[32];
 	size_t i, first;
-	int n;
 
-	/* Fetched once: a legacy EVP_sha256() is fetched at each init. */
-	if (ctx == NULL && ((ctx = EVP_MD_CTX_new()) == NULL ||
-	    (sha = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL))
-		fatal("SHA-256 failed");
-	k.md = ctx;
-	if (EVP_DigestInit_ex(k.md, sha, NULL) != 1)
-		fatal("SHA-256 failed");
+	sha256_init(&k.md);
 	k.len = 0;
 
 	/* The members in sorted order, as request.h documents them. */
-	puts_(&k, "{\"base\":");
+	PUT_LIT(&k, "{\"base\":");
 	put_string(&k, s->base, "base URL");
 	/* Only a plan with context has the member, so other keys keep
 	 * their value. */
 	if (s->nctx > 0) {
-		puts_(&k, ",\"context\":[");
+		PUT_LIT(&k, ",\"context\":[");
 		for (i = 0; i < s->nctx; i++) {
 			puts_(&k, i > 0 ? ",[" : "[");
 			put_string(&k, s->ctxfiles[i], "context path");
@@ -175,9 +178,10 @@ keyhash_request(const struct spec *s, const struct task *t, char out[65])
 		}
 		put(&k, "]", 1);
 	}
-	n = snprintf(num, sizeof(num), ",\"format\":%d,\"inputs\":[",
-	    REQUEST_FORMAT);
-	put(&k, num, (size_t)n);
+	if (fmtlen == 0)
+		fmtlen = (size_t)snprintf(fmt, sizeof(fmt),
+		    ",\"format\":%d,\"inputs\":[", REQUEST_FORMAT);
+	put(&k, fmt, fmtlen);
 	for (i = 0, first = 1; i < t->nins; i++) {
 		if (t->ins[i]->phony)
 			continue;
@@ -188,35 +192,34 @@ keyhash_request(const struct spec *s, const struct task *t, char out[65])
 		put(&k, "\"]", 2);
 		first = 0;
 	}
-	puts_(&k, "],\"model\":");
+	PUT_LIT(&k, "],\"model\":");
 	put_string(&k, s->model, "model");
-	n = snprintf(num, sizeof(num), ",\"params\":{\"max_tokens\":%ld",
-	    s->max_tokens);
-	put(&k, num, (size_t)n);
+	/* Most tasks share max_tokens: its text is kept. */
+	if (mtlen == 0 || s->max_tokens != mt) {
+		mt = s->max_tokens;
+		mtlen = (size_t)snprintf(mtext, sizeof(mtext),
+		    ",\"params\":{\"max_tokens\":%ld", mt);
+	}
+	put(&k, mtext, mtlen);
 	if (s->has_temperature) {
-		puts_(&k, ",\"temperature\":");
+		PUT_LIT(&k, ",\"temperature\":");
 		put_real(&k, s->temperature);
 	}
-	puts_(&k, "},\"prompt\":");
+	PUT_LIT(&k, "},\"prompt\":");
 	put_string(&k, s->prompt, NULL);
-	puts_(&k, ",\"provider\":");
+	PUT_LIT(&k, ",\"provider\":");
 	put_string(&k, s->provider, "provider");
-	puts_(&k, ",\"system\":");
+	PUT_LIT(&k, ",\"system\":");
 	put_system(&k, s->system);
-	puts_(&k, ",\"targets\":[");
+	PUT_LIT(&k, ",\"targets\":[");
 	for (i = 0; i < t->nouts; i++) {
 		if (i > 0)
 			put(&k, ",", 1);
 		put_string(&k, t->outs[i]->path, "target path");
 	}
-	puts_(&k, "]}");
+	PUT_LIT(&k, "]}");
 
 	sink_flush(&k);
-	if (EVP_DigestFinal_ex(k.md, md, &mdlen) != 1 || mdlen != 32)
-		fatal("SHA-256 failed");
-	for (i = 0; i < 32; i++) {
-		out[2 * i] = digits[md[i] >> 4];
-		out[2 * i + 1] = digits[md[i] & 15];
-	}
-	out[64] = '\0';
+	sha256_final(&k.md, md);
+	hex_digest(md, out);
 }

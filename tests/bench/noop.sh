@@ -105,7 +105,7 @@ mkdir -p "$B/sync"
 cc -O2 -g -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
     -DJOURNAL_SYNC_EVERY=1 -I"$top/include" $(pkg-config --cflags libcurl jansson yaml-0.1 libpcre2-8 libcrypto) \
     -o "$B/planmake-sync1" "$top"/src/*.c \
-    $(pkg-config --libs libcurl jansson yaml-0.1 libpcre2-8 libcrypto) -lm
+    $(pkg-config --libs jansson yaml-0.1 libpcre2-8 libcrypto) -ldl -lm
 synctime() {	# synctime BINARY: mean seconds of a full 200-task build
 	local bin=$1 i total=0 t0 t1
 	for i in 1 2 3 4 5; do

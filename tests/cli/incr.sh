@@ -48,6 +48,12 @@ check "no-op rerun says nothing to do" grep -q 'nothing to do' "$T/err"
 check "no-op rerun reads no file (no 'state: rehash')" \
     sh -c "! grep -q 'debug: state: \(re\)\?hash ' '$T/err'"
 check "the hashes come from the store" grep -q 'debug: state: .planmake/hashes: 4 file hashes, loaded in' "$T/err"
+# libcurl (and its 30 libraries) is loaded only when something is asked.
+(cd "$T/w" && LD_DEBUG=files "$PLANMAKE" -s) >/dev/null 2>"$T/lderr"
+check "a no-op does not load libcurl" sh -c "! grep -q 'file=libcurl' '$T/lderr'"
+(cd "$T/w" && LD_DEBUG=files "$PLANMAKE" -s -B --refresh c.txt) \
+    >/dev/null 2>"$T/lderr"
+check "a run that asks loads libcurl" grep -q 'file=libcurl' "$T/lderr"
 printf '# Plan\nSmaLL.\n' >"$T/w/PLAN.md"	# same size, new content
 pm -d state -n
 check "an edited input is read again" grep -q 'state: rehash PLAN.md: its stat changed' "$T/err"
