@@ -67,13 +67,20 @@ struct task {
 	size_t		  nextra;
 };
 
+/* A slot of the node table: the key beside the node, so that a probe
+ * that misses reads no node. */
+struct dag_slot {
+	uint64_t	 key;		/* the node's key; 0 when empty */
+	struct node	*node;		/* borrowed from the arena, or NULL */
+};
+
 struct dag {
 	struct task	**tasks;	/* owned, in plan order */
 	size_t		  ntasks;
 	struct node	**nodes;	/* owned, in order of first mention */
 	size_t		  nnodes;
 	size_t		  nodescap;
-	struct node	**table;	/* open addressing by path */
+	struct dag_slot	 *table;	/* open addressing by path */
 	size_t		  tablecap;	/* a power of two */
 	struct task	**order;	/* needed tasks, dependencies first */
 	size_t		  norder;
