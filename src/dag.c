@@ -169,9 +169,9 @@ scan_path(const char *path, size_t *len, int *normal)
 	return h | 1;
 }
 
-/* The node of path, or NULL; with create, made at l on first mention. */
+/* The node of path, or NULL; with create, made on first mention. */
 static struct node *
-lookup(struct dag *d, const char *path, const struct loc *l, int create)
+lookup(struct dag *d, const char *path, int create)
 {
 	struct node *n;
 	char *norm;
@@ -206,7 +206,6 @@ lookup(struct dag *d, const char *path, const struct loc *l, int create)
 	n->path = (char *)(n + 1);
 	memcpy(n->path, norm, len + 1);
 	n->key = k;
-	n->loc = *l;
 	d->table[i].key = k;
 	d->table[i].node = n;
 	if (norm != path)
@@ -223,7 +222,32 @@ lookup(struct dag *d, const char *path, const struct loc *l, int create)
 struct node *
 dag_find(struct dag *d, const char *path)
 {
-	return lookup(d, path, NULL, 0);
+	return lookup(d, path, 0);
+}
+
+const struct filestat *
+dag_node_stat(struct node *n)
+{
+	if (!n->statted) {
+		n->staterr = file_stat(n->path, &n->st) == 0 ? 0 : errno;
+		n->statted = 1;
+	}
+	return n->staterr == 0 ? &n->st : NULL;
+}
+
+void
+dag_node_forget(struct node *n)
+{
+	n->statted = 0;
+}
+
+void
+dag_forget_stats(struct dag *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->nnodes; i++)
+		d->nodes[i]->statted = 0;
 }
 
 /* A new task of rule r, in slot id of the task list. */
@@ -264,7 +288,7 @@ claim(struct build *b, struct task *t, struct rule *r, size_t i)
 {
 	struct node *n;
 
-	n = lookup(b->d, r->targets[i], &r->tlocs[i], 1);
+	n = lookup(b->d, r->targets[i], 1);
 	n->phony = plan_is_phony(b->p, n->path);
 	if (n->producer == t)
 		return;		/* named twice in one rule */
@@ -322,7 +346,7 @@ add_bare(struct build *b, struct rule *r, size_t at)
 
 	own = NULL;
 	for (i = 0; i < r->ntargets; i++) {
-		n = lookup(b->d, r->targets[i], NULL, 0);
+		n = lookup(b->d, r->targets[i], 0);
 		if (n != NULL && n->producer != NULL && n->producer != own) {
 			add_extra(n->producer, r);
 			continue;
@@ -408,7 +432,7 @@ can_make(struct build *b, const char *path, char **missing)
 	if (--b->budget < 0)
 		return 0;
 	b->total--;
-	n = lookup(b->d, path, NULL, 0);
+	n = lookup(b->d, path, 0);
 	if (n != NULL && (n->producer != NULL || n->phony))
 		return 1;
 	if (plan_is_phony(b->p, path))
@@ -524,14 +548,12 @@ add_input(struct build *b, struct task *t, const char *path,
     const struct loc *l, const char *what)
 {
 	struct node *n;
-	struct stat st;
 
-	n = lookup(b->d, path, l, 1);
+	n = lookup(b->d, path, 1);
 	if (n->seen == t->id + 1)
 		return;
 	n->seen = t->id + 1;
-	t->ins[t->nins] = n;
-	t->inlocs[t->nins++] = *l;
+	t->ins[t->nins++] = n;
 	if (n->producer == NULL && !n->tried) {
 		n->tried = 1;
 		if (!(n->phony = plan_is_phony(b->p, n->path)))
@@ -545,14 +567,10 @@ add_input(struct build *b, struct task *t, const char *path,
 			    n->path);
 			return;
 		}
-		if (n->exists == 0) {
-			n->exists = file_stat(n->path, &st) == 0 ? 1 : -1;
-			n->err = n->exists == 1 ? 0 : errno;
-		}
-		if (n->exists == -1) {
+		if (dag_node_stat(n) == NULL) {
 			diag_error(l, "'%s' needs %s'%s', which no rule makes "
 			    "and which cannot be read: %s", t->name, what,
-			    n->path, strerror(n->err));
+			    n->path, strerror(n->staterr));
 			note_patterns(b, n->path);
 		}
 		return;
@@ -604,7 +622,6 @@ link_task(struct build *b, struct task *t)
 	for (n = r->nprereqs + nctx, k = 0; k < t->nextra; k++)
 		n += t->extra[k]->nprereqs;
 	t->ins = dag_alloc(b->d, n * sizeof(*t->ins));
-	t->inlocs = dag_alloc(b->d, n * sizeof(*t->inlocs));
 	t->deps = dag_alloc(b->d, n * sizeof(*t->deps));
 	for (s = ctx, i = 0; i < nctx; s += strlen(s) + 1) {
 		s += strspn(s, " \t\n");
@@ -647,23 +664,72 @@ fill_rdeps(struct dag *d)
 	}
 }
 
-/* The location of the reference in from's rule to a target of to. */
-static const struct loc *
-edge_loc(const struct task *from, const struct task *to)
+/* Whether one of the n paths at v names a target of to: its index in
+ * *at. */
+static int
+names_target(struct dag *d, const struct task *to, char *const *v,
+    size_t n, size_t *at)
 {
+	struct node *x;
 	size_t i;
 
-	for (i = 0; i < from->nins; i++)
-		if (from->ins[i]->producer == to)
-			return &from->inlocs[i];
-	return &from->rule->loc;
+	for (i = 0; i < n; i++)
+		if ((x = dag_find(d, v[i])) != NULL && x->producer == to) {
+			*at = i;
+			return 1;
+		}
+	return 0;
+}
+
+/* The location of the reference in from's rule to a target of to, into
+ * *l: found again from the plan, as it is needed only for a cycle (the
+ * inputs are context files first, then prerequisites, as in
+ * link_task()). */
+static void
+edge_loc(struct dag *d, struct plan *p, const struct task *from,
+    const struct task *to, struct loc *l)
+{
+	const struct rule *r = from->rule;
+	struct loc where;
+	char *ctx, *s, *e;
+	size_t i, k;
+	int found = 0;
+
+	if (r->prompt != NULL &&
+	    (ctx = plan_rule_setting(p, r, "context", &where)) != NULL) {
+		for (s = ctx; !found && *s != '\0'; s = e) {
+			s += strspn(s, " \t\n");
+			if (*(e = s + strcspn(s, " \t\n")) != '\0')
+				*e++ = '\0';
+			found = *s != '\0' && !makes(from, s) &&
+			    names_target(d, to, &s, 1, &i);
+		}
+		free(ctx);
+		if (found) {
+			*l = where;
+			return;
+		}
+	}
+	if (names_target(d, to, r->prereqs, r->nprereqs, &i)) {
+		*l = r->plocs[i];
+		return;
+	}
+	for (k = 0; k < from->nextra; k++)
+		if (names_target(d, to, from->extra[k]->prereqs,
+		    from->extra[k]->nprereqs, &i)) {
+			*l = from->extra[k]->plocs[i];
+			return;
+		}
+	*l = r->loc;
 }
 
 /* Report the cycle that runs from stack[k] to the top of the stack. */
 static void
-report_cycle(struct task **stack, size_t k, size_t top)
+report_cycle(struct dag *d, struct plan *p, struct task **stack, size_t k,
+    size_t top)
 {
 	struct buf b = { 0 };
+	struct loc l;
 	size_t i;
 
 	if (dag_full())
@@ -672,10 +738,11 @@ report_cycle(struct task **stack, size_t k, size_t top)
 		buf_printf(&b, "%s -> ", stack[i]->name);
 	buf_addstr(&b, stack[k]->name);
 	diag_error(&stack[k]->rule->loc, "dependency cycle: %s", b.data);
-	for (i = k; i <= top; i++)
-		diag_note(edge_loc(stack[i], i < top ? stack[i + 1] :
-		    stack[k]), "'%s' depends on '%s' here", stack[i]->name,
+	for (i = k; i <= top; i++) {
+		edge_loc(d, p, stack[i], i < top ? stack[i + 1] : stack[k], &l);
+		diag_note(&l, "'%s' depends on '%s' here", stack[i]->name,
 		    (i < top ? stack[i + 1] : stack[k])->name);
+	}
 	buf_free(&b);
 }
 
@@ -683,7 +750,7 @@ report_cycle(struct task **stack, size_t k, size_t top)
  * chain of 100,000 tasks must not overflow the stack).  Marks: 0 new,
  * 1 on the stack, 2 done.  Reports each cycle once. */
 static void
-check_cycles(struct dag *d)
+check_cycles(struct dag *d, struct plan *p)
 {
 	struct task **stack;
 	size_t *next, top, i, k;
@@ -713,7 +780,7 @@ check_cycles(struct dag *d)
 			if (mark[u->id] == 1) {
 				for (k = top; stack[k] != u; k--)
 					continue;
-				report_cycle(stack, k, top);
+				report_cycle(d, p, stack, k, top);
 			} else if (mark[u->id] == 0) {
 				mark[u->id] = 1;
 				stack[++top] = u;
@@ -771,7 +838,7 @@ dag_build_goals(struct plan *p, char *const *goals, size_t ngoals)
 		d->tasks[i]->id = i;
 
 	for (i = 0; i < ngoals; i++) {
-		n = lookup(d, goals[i], NULL, 0);
+		n = lookup(d, goals[i], 0);
 		if ((n == NULL || (n->producer == NULL && !n->phony)) &&
 		    !plan_is_phony(p, goals[i]))
 			try_patterns(&b, goals[i]);
@@ -783,7 +850,7 @@ dag_build_goals(struct plan *p, char *const *goals, size_t ngoals)
 	fill_rdeps(d);
 	/* Cycles go by the edges alone, so they are found (and reported with
 	 * the rest) even when an input is missing or a target taken. */
-	check_cycles(d);
+	check_cycles(d, p);
 	if (dag_full()) {
 		struct loc l = { p->file, 0, 0 };
 
