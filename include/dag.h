@@ -21,22 +21,21 @@ enum task_state {
 	TASK_SKIPPED		/* a dependency failed */
 };
 
-/* A file (or phony name) the plan mentions. */
+/* A file (or phony name) the plan mentions.  There is one for each
+ * file of a plan (250,000 at 100,000 tasks): keep it small. */
 struct node {
 	char		*path;		/* normalised; in the node's block */
 	struct task	*producer;	/* borrowed; NULL for a source file */
-	struct loc	 loc;		/* first mention */
-	int		 phony;
-	int		 statted;	/* staterr is known */
-	int		 staterr;	/* errno of stat(path), or 0 */
-	int		 hashed;	/* hash is valid */
-	char		 hash[65];	/* SHA-256 of the content */
 	uint64_t	 key;		/* hash of path, for the table */
 	size_t		 seen;		/* 1 + the id of the last task that
 					   named it as an input */
-	int		 tried;		/* patterns were tried for it */
-	int		 exists;	/* 0 unknown, 1 yes, -1 no (err) */
-	int		 err;
+	struct filestat	 st;		/* when statted and not staterr */
+	int		 staterr;	/* errno of stat(path), or 0 */
+	unsigned int	 phony : 1;
+	unsigned int	 statted : 1;	/* st or staterr holds path's stat */
+	unsigned int	 hashed : 1;	/* hash is valid */
+	unsigned int	 tried : 1;	/* patterns were tried for it */
+	char		 hash[65];	/* SHA-256 of the content, in hex */
 };
 
 struct task {
@@ -47,8 +46,9 @@ struct task {
 	size_t		  nouts;
 	struct node	**ins;		/* the context files (setting
 					   "context"), then the prerequisites
-					   in rule order, each once */
-	struct loc	 *inlocs;	/* where each of ins is named */
+					   in rule order, each once; where
+					   each is named is found again from
+					   the rule for a diagnostic */
 	size_t		  nins;
 	struct task	**deps;		/* producers of ins, each once */
 	size_t		  ndeps;
@@ -58,13 +58,20 @@ struct task {
 	size_t		  depmark;	/* while linking: 1 + the id of the
 					   last task that took it as a dep */
 	size_t		  nblocked;	/* deps not yet finished */
-	int		  state;	/* enum task_state */
-	int		  needed;	/* reachable from the goals */
-	int		  phony;	/* every target is .PHONY */
 	void		 *run;		/* the scheduler's per-task data */
 	struct rule	**extra;	/* owned array: rules without a
 					   prompt that add prerequisites */
 	size_t		  nextra;
+	unsigned char	  state;	/* enum task_state */
+	unsigned char	  needed;	/* reachable from the goals */
+	unsigned char	  phony;	/* every target is .PHONY */
+};
+
+/* A slot of the node table: the key beside the node, so that a probe
+ * that misses reads no node. */
+struct dag_slot {
+	uint64_t	 key;		/* the node's key; 0 when empty */
+	struct node	*node;		/* borrowed from the arena, or NULL */
 };
 
 struct dag {
@@ -73,7 +80,7 @@ struct dag {
 	struct node	**nodes;	/* owned, in order of first mention */
 	size_t		  nnodes;
 	size_t		  nodescap;
-	struct node	**table;	/* open addressing by path */
+	struct dag_slot	 *table;	/* open addressing by path */
 	size_t		  tablecap;	/* a power of two */
 	struct task	**order;	/* needed tasks, dependencies first */
 	size_t		  norder;
@@ -102,6 +109,15 @@ struct node	*dag_find(struct dag *d, const char *path);
  * an error: -1 and *errp. */
 int		 dag_select(struct dag *d, struct plan *p, char *const *goals,
 		    size_t ngoals, char **errp);
+
+/* The stat of n's file, taken the first time and kept in n, so that
+ * the graph and the hash store stat a file once in a run; NULL when it
+ * cannot be stat'ed (n->staterr says why). */
+const struct filestat *dag_node_stat(struct node *n);
+/* Drop the stat n keeps: its file is about to change. */
+void		 dag_node_forget(struct node *n);
+/* Drop the stat every node keeps: files may change from now on. */
+void		 dag_forget_stats(struct dag *d);
 
 /* Normalise a relative path: drop "./" parts and repeated slashes.
  * The caller frees the result. */

@@ -16,6 +16,7 @@
  * the same way. */
 #define HASHDB_RACY_NS	1000000000LL
 
+struct filestat;
 struct hashdb;
 
 /* An empty store. */
@@ -41,6 +42,10 @@ int		 hashdb_save(struct hashdb *db, const char *path,
  * not exist, or -1 and *errp when it cannot be read. */
 int		 hashdb_hash(struct hashdb *db, const char *path,
 		    char out[65], char **errp);
+/* The same, given the file's stat when the caller took it already (fs
+ * NULL: stat it here), so that a file is stat'ed once in a run. */
+int		 hashdb_hash_stat(struct hashdb *db, const char *path,
+		    const struct filestat *fs, char out[65], char **errp);
 
 /* Record that the file at path, just written, holds content of SHA-256
  * hash (so it is not read back).  A file that cannot be stat'ed is

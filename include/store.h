@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+struct filestat;
 struct lock;
 struct smap;
 struct spec;
@@ -35,9 +36,14 @@ struct store	*store_open(const struct store_opts *o, struct lock *l,
  * exist, -1 and *errp. */
 int		 store_hash(struct store *st, const char *path, char out[65],
 		    char **errp);
+/* The same, given the stat of path the caller took (see
+ * hashdb_hash_stat()); fs NULL stats it here. */
+int		 store_hash_stat(struct store *st, const char *path,
+		    const struct filestat *fs, char out[65], char **errp);
 
 /* t's targets are about to be written, each with its node's hash, by
- * the request of s: journal them.  A record whose files did not change
+ * the request of s: journal them, and drop the stat each target's node
+ * keeps (it is taken anew when needed).  A record whose files did not change
  * (the run died first) is not replayed.  Failures are warnings. */
 void		 store_writing(struct store *st, const struct task *t,
 		    const struct spec *s);

@@ -89,16 +89,20 @@ int	 file_commit(const char *tmp, const char *path, char **errp);
 
 struct stat;
 
-/* stat(2), remembering what it found for one file_stat_take() of the
- * same path, so that two modules that look at a file in one run (the
- * graph, for existence; the hash store, for its stat) ask the kernel
- * once: a stat can cost microseconds where the dentry cache is full. */
-int	 file_stat(const char *path, struct stat *st);
-/* What file_stat() found for path (its size, times, inode, device and
- * mode only), forgotten as it is taken: 1, or 0 when there is none. */
-int	 file_stat_take(const char *path, struct stat *st);
-/* Forget what file_stat() found. */
-void	 file_stat_forget(void);
+/* What a stat(2) tells of whether a file's content may have changed,
+ * as the hash store compares it with the stat it hashed a file under. */
+struct filestat {
+	uint64_t	 size;
+	uint64_t	 ino;
+	uint64_t	 dev;
+	int64_t		 mtime;		/* nanoseconds since the epoch */
+	int64_t		 ctime;
+};
+
+/* stat(2) path into *fs: 0, or -1 with errno. */
+int	 file_stat(const char *path, struct filestat *fs);
+/* *fs from what stat(2) or fstat(2) put in *st. */
+void	 filestat_set(struct filestat *fs, const struct stat *st);
 
 /* Create dir and its parents.  An existing directory is fine. */
 int	 mkdir_p(const char *dir, char **errp);

@@ -66,39 +66,78 @@ dag_normpath(const char *path)
 }
 
 /* The slot of the node of normal path norm (n bytes, hash k) in the
- * table: the node's, or the empty one where it would go. */
+ * table: the node's, or the empty one where it would go.  Keys are
+ * compared first, so only a key that matches costs a look at a node. */
 static size_t
 slot(const struct dag *d, const char *norm, size_t n, uint64_t k)
 {
+	const struct dag_slot *e;
 	size_t i, mask;
-	struct node *x;
 
 	/* Not k's low bit: scan_path sets it in every key. */
 	mask = d->tablecap - 1;
-	for (i = (size_t)(k >> 1) & mask; (x = d->table[i]) != NULL;
+	for (i = (size_t)(k >> 1) & mask; (e = &d->table[i])->key != 0;
 	    i = (i + 1) & mask)
-		if (x->key == k && strncmp(x->path, norm, n) == 0 &&
-		    x->path[n] == '\0')
+		if (e->key == k && strncmp(e->node->path, norm, n) == 0 &&
+		    e->node->path[n] == '\0')
 			break;
 	return i;
 }
 
-/* Double the table. */
+/* Make the table cap slots (a power of two, more than the nodes),
+ * placing each node by its stored key: the keys are distinct, so no
+ * path is compared. */
 static void
-grow_table(struct dag *d)
+resize_table(struct dag *d, size_t cap)
 {
-	struct node **old;
-	size_t i, oldcap;
+	struct dag_slot *old;
+	size_t i, j, mask, oldcap;
 
 	old = d->table;
 	oldcap = d->tablecap;
-	d->tablecap = oldcap ? 2 * oldcap : 1024;
-	d->table = xcalloc(d->tablecap, sizeof(*d->table));
-	for (i = 0; i < oldcap; i++)
-		if (old[i] != NULL)
-			d->table[slot(d, old[i]->path, strlen(old[i]->path),
-			    old[i]->key)] = old[i];
+	d->tablecap = cap;
+	d->table = xcalloc(cap, sizeof(*d->table));
+	mask = cap - 1;
+	for (i = 0; i < oldcap; i++) {
+		if (old[i].key == 0)
+			continue;
+		for (j = (size_t)(old[i].key >> 1) & mask;
+		    d->table[j].key != 0; j = (j + 1) & mask)
+			continue;
+		d->table[j] = old[i];
+	}
 	free(old);
+}
+
+/* Size the table for about n nodes before the first is added, so that
+ * filling it does not regrow it. */
+static void
+reserve_table(struct dag *d, size_t n)
+{
+	size_t cap;
+
+	for (cap = 1024; cap < 2 * n; cap *= 2)
+		continue;
+	if (cap > d->tablecap)
+		resize_table(d, cap);
+}
+
+/* About how many nodes p's graph has: every target, and a quarter of
+ * the prerequisites, as most files are read by several tasks.  (Their
+ * sum bounds the nodes but would make the table several times the
+ * size it needs, and slower to fill for its page faults: 16 MB more
+ * and 20 % slower at 100,000 tasks.)  A plan that needs more regrows
+ * the table. */
+static size_t
+estimate_nodes(const struct plan *p)
+{
+	size_t i, nt, np;
+
+	for (i = nt = np = 0; i < p->nrules; i++) {
+		nt += p->rules[i]->ntargets;
+		np += p->rules[i]->nprereqs;
+	}
+	return nt + np / 4;
 }
 
 /* The hash of path, its length in *len, and in *normal whether it is
@@ -130,9 +169,9 @@ scan_path(const char *path, size_t *len, int *normal)
 	return h | 1;
 }
 
-/* The node of path, or NULL; with create, made at l on first mention. */
+/* The node of path, or NULL; with create, made on first mention. */
 static struct node *
-lookup(struct dag *d, const char *path, const struct loc *l, int create)
+lookup(struct dag *d, const char *path, int create)
 {
 	struct node *n;
 	char *norm;
@@ -148,8 +187,8 @@ lookup(struct dag *d, const char *path, const struct loc *l, int create)
 		k = hash_bytes(norm, len) | 1;
 	}
 	i = 0;
-	if (d->tablecap > 0 && (n = d->table[i = slot(d, norm, len, k)]) !=
-	    NULL) {
+	if (d->tablecap > 0 && (n = d->table[i = slot(d, norm, len,
+	    k)].node) != NULL) {
 		if (norm != path)
 			free(norm);
 		return n;
@@ -160,15 +199,15 @@ lookup(struct dag *d, const char *path, const struct loc *l, int create)
 		return NULL;
 	}
 	if (2 * (d->nnodes + 1) > d->tablecap) {
-		grow_table(d);
+		resize_table(d, d->tablecap ? 2 * d->tablecap : 1024);
 		i = slot(d, norm, len, k);
 	}
 	n = dag_alloc(d, sizeof(*n) + len + 1);
 	n->path = (char *)(n + 1);
 	memcpy(n->path, norm, len + 1);
 	n->key = k;
-	n->loc = *l;
-	d->table[i] = n;
+	d->table[i].key = k;
+	d->table[i].node = n;
 	if (norm != path)
 		free(norm);
 	if (d->nnodes == d->nodescap) {
@@ -183,7 +222,32 @@ lookup(struct dag *d, const char *path, const struct loc *l, int create)
 struct node *
 dag_find(struct dag *d, const char *path)
 {
-	return lookup(d, path, NULL, 0);
+	return lookup(d, path, 0);
+}
+
+const struct filestat *
+dag_node_stat(struct node *n)
+{
+	if (!n->statted) {
+		n->staterr = file_stat(n->path, &n->st) == 0 ? 0 : errno;
+		n->statted = 1;
+	}
+	return n->staterr == 0 ? &n->st : NULL;
+}
+
+void
+dag_node_forget(struct node *n)
+{
+	n->statted = 0;
+}
+
+void
+dag_forget_stats(struct dag *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->nnodes; i++)
+		d->nodes[i]->statted = 0;
 }
 
 /* A new task of rule r, in slot id of the task list. */
@@ -224,7 +288,7 @@ claim(struct build *b, struct task *t, struct rule *r, size_t i)
 {
 	struct node *n;
 
-	n = lookup(b->d, r->targets[i], &r->tlocs[i], 1);
+	n = lookup(b->d, r->targets[i], 1);
 	n->phony = plan_is_phony(b->p, n->path);
 	if (n->producer == t)
 		return;		/* named twice in one rule */
@@ -282,7 +346,7 @@ add_bare(struct build *b, struct rule *r, size_t at)
 
 	own = NULL;
 	for (i = 0; i < r->ntargets; i++) {
-		n = lookup(b->d, r->targets[i], NULL, 0);
+		n = lookup(b->d, r->targets[i], 0);
 		if (n != NULL && n->producer != NULL && n->producer != own) {
 			add_extra(n->producer, r);
 			continue;
@@ -368,7 +432,7 @@ can_make(struct build *b, const char *path, char **missing)
 	if (--b->budget < 0)
 		return 0;
 	b->total--;
-	n = lookup(b->d, path, NULL, 0);
+	n = lookup(b->d, path, 0);
 	if (n != NULL && (n->producer != NULL || n->phony))
 		return 1;
 	if (plan_is_phony(b->p, path))
@@ -484,14 +548,12 @@ add_input(struct build *b, struct task *t, const char *path,
     const struct loc *l, const char *what)
 {
 	struct node *n;
-	struct stat st;
 
-	n = lookup(b->d, path, l, 1);
+	n = lookup(b->d, path, 1);
 	if (n->seen == t->id + 1)
 		return;
 	n->seen = t->id + 1;
-	t->ins[t->nins] = n;
-	t->inlocs[t->nins++] = *l;
+	t->ins[t->nins++] = n;
 	if (n->producer == NULL && !n->tried) {
 		n->tried = 1;
 		if (!(n->phony = plan_is_phony(b->p, n->path)))
@@ -505,14 +567,10 @@ add_input(struct build *b, struct task *t, const char *path,
 			    n->path);
 			return;
 		}
-		if (n->exists == 0) {
-			n->exists = file_stat(n->path, &st) == 0 ? 1 : -1;
-			n->err = n->exists == 1 ? 0 : errno;
-		}
-		if (n->exists == -1) {
+		if (dag_node_stat(n) == NULL) {
 			diag_error(l, "'%s' needs %s'%s', which no rule makes "
 			    "and which cannot be read: %s", t->name, what,
-			    n->path, strerror(n->err));
+			    n->path, strerror(n->staterr));
 			note_patterns(b, n->path);
 		}
 		return;
@@ -564,7 +622,6 @@ link_task(struct build *b, struct task *t)
 	for (n = r->nprereqs + nctx, k = 0; k < t->nextra; k++)
 		n += t->extra[k]->nprereqs;
 	t->ins = dag_alloc(b->d, n * sizeof(*t->ins));
-	t->inlocs = dag_alloc(b->d, n * sizeof(*t->inlocs));
 	t->deps = dag_alloc(b->d, n * sizeof(*t->deps));
 	for (s = ctx, i = 0; i < nctx; s += strlen(s) + 1) {
 		s += strspn(s, " \t\n");
@@ -607,23 +664,72 @@ fill_rdeps(struct dag *d)
 	}
 }
 
-/* The location of the reference in from's rule to a target of to. */
-static const struct loc *
-edge_loc(const struct task *from, const struct task *to)
+/* Whether one of the n paths at v names a target of to: its index in
+ * *at. */
+static int
+names_target(struct dag *d, const struct task *to, char *const *v,
+    size_t n, size_t *at)
 {
+	struct node *x;
 	size_t i;
 
-	for (i = 0; i < from->nins; i++)
-		if (from->ins[i]->producer == to)
-			return &from->inlocs[i];
-	return &from->rule->loc;
+	for (i = 0; i < n; i++)
+		if ((x = dag_find(d, v[i])) != NULL && x->producer == to) {
+			*at = i;
+			return 1;
+		}
+	return 0;
+}
+
+/* The location of the reference in from's rule to a target of to, into
+ * *l: found again from the plan, as it is needed only for a cycle (the
+ * inputs are context files first, then prerequisites, as in
+ * link_task()). */
+static void
+edge_loc(struct dag *d, struct plan *p, const struct task *from,
+    const struct task *to, struct loc *l)
+{
+	const struct rule *r = from->rule;
+	struct loc where;
+	char *ctx, *s, *e;
+	size_t i, k;
+	int found = 0;
+
+	if (r->prompt != NULL &&
+	    (ctx = plan_rule_setting(p, r, "context", &where)) != NULL) {
+		for (s = ctx; !found && *s != '\0'; s = e) {
+			s += strspn(s, " \t\n");
+			if (*(e = s + strcspn(s, " \t\n")) != '\0')
+				*e++ = '\0';
+			found = *s != '\0' && !makes(from, s) &&
+			    names_target(d, to, &s, 1, &i);
+		}
+		free(ctx);
+		if (found) {
+			*l = where;
+			return;
+		}
+	}
+	if (names_target(d, to, r->prereqs, r->nprereqs, &i)) {
+		*l = r->plocs[i];
+		return;
+	}
+	for (k = 0; k < from->nextra; k++)
+		if (names_target(d, to, from->extra[k]->prereqs,
+		    from->extra[k]->nprereqs, &i)) {
+			*l = from->extra[k]->plocs[i];
+			return;
+		}
+	*l = r->loc;
 }
 
 /* Report the cycle that runs from stack[k] to the top of the stack. */
 static void
-report_cycle(struct task **stack, size_t k, size_t top)
+report_cycle(struct dag *d, struct plan *p, struct task **stack, size_t k,
+    size_t top)
 {
 	struct buf b = { 0 };
+	struct loc l;
 	size_t i;
 
 	if (dag_full())
@@ -632,10 +738,11 @@ report_cycle(struct task **stack, size_t k, size_t top)
 		buf_printf(&b, "%s -> ", stack[i]->name);
 	buf_addstr(&b, stack[k]->name);
 	diag_error(&stack[k]->rule->loc, "dependency cycle: %s", b.data);
-	for (i = k; i <= top; i++)
-		diag_note(edge_loc(stack[i], i < top ? stack[i + 1] :
-		    stack[k]), "'%s' depends on '%s' here", stack[i]->name,
+	for (i = k; i <= top; i++) {
+		edge_loc(d, p, stack[i], i < top ? stack[i + 1] : stack[k], &l);
+		diag_note(&l, "'%s' depends on '%s' here", stack[i]->name,
 		    (i < top ? stack[i + 1] : stack[k])->name);
+	}
 	buf_free(&b);
 }
 
@@ -643,7 +750,7 @@ report_cycle(struct task **stack, size_t k, size_t top)
  * chain of 100,000 tasks must not overflow the stack).  Marks: 0 new,
  * 1 on the stack, 2 done.  Reports each cycle once. */
 static void
-check_cycles(struct dag *d)
+check_cycles(struct dag *d, struct plan *p)
 {
 	struct task **stack;
 	size_t *next, top, i, k;
@@ -673,7 +780,7 @@ check_cycles(struct dag *d)
 			if (mark[u->id] == 1) {
 				for (k = top; stack[k] != u; k--)
 					continue;
-				report_cycle(stack, k, top);
+				report_cycle(d, p, stack, k, top);
 			} else if (mark[u->id] == 0) {
 				mark[u->id] = 1;
 				stack[++top] = u;
@@ -702,6 +809,7 @@ dag_build_goals(struct plan *p, char *const *goals, size_t ngoals)
 	b.p = p;
 	b.chain = xcalloc(p->npatterns + 1, 1);
 	b.total = SEARCH_TOTAL;
+	reserve_table(d, estimate_nodes(p));
 
 	/* Rules with a prompt claim their targets first, so that a rule
 	 * without one can add to them; each rule keeps its place. */
@@ -730,7 +838,7 @@ dag_build_goals(struct plan *p, char *const *goals, size_t ngoals)
 		d->tasks[i]->id = i;
 
 	for (i = 0; i < ngoals; i++) {
-		n = lookup(d, goals[i], NULL, 0);
+		n = lookup(d, goals[i], 0);
 		if ((n == NULL || (n->producer == NULL && !n->phony)) &&
 		    !plan_is_phony(p, goals[i]))
 			try_patterns(&b, goals[i]);
@@ -742,7 +850,7 @@ dag_build_goals(struct plan *p, char *const *goals, size_t ngoals)
 	fill_rdeps(d);
 	/* Cycles go by the edges alone, so they are found (and reported with
 	 * the rest) even when an input is missing or a target taken. */
-	check_cycles(d);
+	check_cycles(d, p);
 	if (dag_full()) {
 		struct loc l = { p->file, 0, 0 };
 

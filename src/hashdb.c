@@ -112,15 +112,15 @@ from_hex(const char *s, unsigned char *h)
 	return 0;
 }
 
-/* Fill r's stat fields from st. */
+/* Fill r's stat fields from fs. */
 static void
-rec_stat(struct hrec *r, const struct stat *st)
+rec_stat(struct hrec *r, const struct filestat *fs)
 {
-	r->size = (uint64_t)st->st_size;
-	r->ino = (uint64_t)st->st_ino;
-	r->dev = (uint64_t)st->st_dev;
-	r->mtime = ts_ns(&st->st_mtim);
-	r->ctime = ts_ns(&st->st_ctim);
+	r->size = fs->size;
+	r->ino = fs->ino;
+	r->dev = fs->dev;
+	r->mtime = fs->mtime;
+	r->ctime = fs->ctime;
 }
 
 /* The record of path, created empty when there is none. */
@@ -321,18 +321,16 @@ read_fd(int fd, struct buf *b)
 	return 0;
 }
 
-/* Whether record r still tells the content of a file of stat st. */
+/* Whether record r still tells the content of a file of stat fs. */
 static int
-rec_fresh(const struct hrec *r, const struct stat *st, const char **why)
+rec_fresh(const struct hrec *r, const struct filestat *fs, const char **why)
 {
 	if (r->hashed == 0) {
 		*why = "first time";
 		return 0;
 	}
-	if (r->size != (uint64_t)st->st_size ||
-	    r->mtime != ts_ns(&st->st_mtim) ||
-	    r->ctime != ts_ns(&st->st_ctim) ||
-	    r->ino != (uint64_t)st->st_ino || r->dev != (uint64_t)st->st_dev) {
+	if (r->size != fs->size || r->mtime != fs->mtime ||
+	    r->ctime != fs->ctime || r->ino != fs->ino || r->dev != fs->dev) {
 		*why = "its stat changed";
 		return 0;
 	}
@@ -347,21 +345,32 @@ rec_fresh(const struct hrec *r, const struct stat *st, const char **why)
 int
 hashdb_hash(struct hashdb *db, const char *path, char out[65], char **errp)
 {
+	return hashdb_hash_stat(db, path, NULL, out, errp);
+}
+
+int
+hashdb_hash_stat(struct hashdb *db, const char *path,
+    const struct filestat *fs, char out[65], char **errp)
+{
+	struct filestat now;
 	struct stat st;
 	struct hrec *r;
 	const char *why;
 	int64_t t;
 	int fd;
 
-	/* The graph may have stat'ed a source already in this run. */
-	if (!file_stat_take(path, &st) && stat(path, &st) == -1) {
-		if (errno == ENOENT || errno == ENOTDIR)
-			return 0;
-		xasprintf(errp, "cannot stat %s: %s", path, strerror(errno));
-		return -1;
+	if (fs == NULL) {
+		if (file_stat(path, &now) == -1) {
+			if (errno == ENOENT || errno == ENOTDIR)
+				return 0;
+			xasprintf(errp, "cannot stat %s: %s", path,
+			    strerror(errno));
+			return -1;
+		}
+		fs = &now;
 	}
 	r = smap_get(&db->map, path);
-	if (r != NULL && rec_fresh(r, &st, &why)) {
+	if (r != NULL && rec_fresh(r, fs, &why)) {
 		r->used = 1;
 		hex_digest(r->hash, out);
 		return 1;
@@ -395,7 +404,8 @@ hashdb_hash(struct hashdb *db, const char *path, char out[65], char **errp)
 	sha256_hex(db->content.data ? db->content.data : "", db->content.len,
 	    out);
 	r = rec_get(db, path);
-	rec_stat(r, &st);
+	filestat_set(&now, &st);
+	rec_stat(r, &now);
 	r->hashed = t;
 	from_hex(out, r->hash);
 	r->used = 1;
@@ -406,18 +416,18 @@ hashdb_hash(struct hashdb *db, const char *path, char out[65], char **errp)
 void
 hashdb_record(struct hashdb *db, const char *path, const char hash[65])
 {
-	struct stat st;
+	struct filestat fs;
 	struct hrec *r;
 	int64_t t;
 
 	t = now_ns();
 	r = rec_get(db, path);
 	db->dirty = 1;
-	if (stat(path, &st) == -1) {
+	if (file_stat(path, &fs) == -1) {
 		r->hashed = 0;		/* not saved, never fresh */
 		return;
 	}
-	rec_stat(r, &st);
+	rec_stat(r, &fs);
 	r->hashed = t;
 	from_hex(hash, r->hash);
 	r->used = 1;

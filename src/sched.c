@@ -130,7 +130,8 @@ node_hash(struct sched *s, struct node *n, char **errp)
 
 	if (n->hashed || n->phony)
 		return 0;
-	if ((rc = store_hash(s->store, n->path, n->hash, errp)) == -1)
+	if ((rc = store_hash_stat(s->store, n->path, dag_node_stat(n), n->hash,
+	    errp)) == -1)
 		return -1;
 	if (rc == 0) {
 		xasprintf(errp, "cannot open %s: %s", n->path,
@@ -280,7 +281,8 @@ task_uptodate(struct sched *s, struct task *t, char **why)
 			 * the cache holds an answer (target_guard() then
 			 * compares it with the file). */
 			if (r->edited == NULL && !forced(s, o->path) &&
-			    store_hash(s->store, o->path, hash, &err) == 1 &&
+			    store_hash_stat(s->store, o->path, dag_node_stat(o),
+			    hash, &err) == 1 &&
 			    !cache_has(s, r->spec->key))
 				r->edited = o->path;
 			free(err);
@@ -303,7 +305,8 @@ task_uptodate(struct sched *s, struct task *t, char **why)
 			free(diff);
 			ok = 0;
 		}
-		if ((rc = store_hash(s->store, o->path, hash, &err)) == -1) {
+		if ((rc = store_hash_stat(s->store, o->path, dag_node_stat(o),
+		    hash, &err)) == -1) {
 			if (ok)
 				*why = err;
 			else
@@ -1972,8 +1975,9 @@ sched_run(struct plan *p, struct dag *d, const struct sched_opts *o)
 		prio_durations_load(&s.durations, bdir);
 		free(bdir);
 		sched_prioritise(&s);
+		/* Files change from now on: stats are taken anew. */
+		dag_forget_stats(d);
 	}
-	file_stat_forget();
 	if (o->dry_run || o->question) {
 		for (i = 0; i < d->norder; i++)
 			if (((struct run *)d->order[i]->run)->need !=

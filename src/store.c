@@ -258,6 +258,13 @@ store_hash(struct store *st, const char *path, char out[65], char **errp)
 	return hashdb_hash(st->hdb, path, out, errp);
 }
 
+int
+store_hash_stat(struct store *st, const char *path,
+    const struct filestat *fs, char out[65], char **errp)
+{
+	return hashdb_hash_stat(st->hdb, path, fs, out, errp);
+}
+
 /* Append a record, warning when it cannot be. */
 static void
 journal_add(struct store *st, const char *const *f, size_t n)
@@ -281,6 +288,7 @@ store_writing(struct store *st, const struct task *t, const struct spec *s)
 	f = xcalloc(1 + 3 * t->nouts, sizeof(*f));
 	f[n++] = "set";
 	for (i = 0; i < t->nouts; i++) {
+		dag_node_forget(t->outs[i]);
 		f[n++] = t->outs[i]->path;
 		f[n++] = s->key;
 		f[n++] = t->outs[i]->hash;

@@ -166,7 +166,8 @@ plan_keys(struct plan *p, struct dag *d, struct store *st, struct smap *keys)
 
 			if (n->phony || n->hashed)
 				continue;
-			if (store_hash(st, n->path, n->hash, &err) != 1) {
+			if (store_hash_stat(st, n->path, dag_node_stat(n),
+			    n->hash, &err) != 1) {
 				free(err);
 				err = NULL;
 				ok = 0;

@@ -364,63 +364,27 @@ file_read(const char *path, struct buf *b, char **errp)
 	return 0;
 }
 
-/* What file_stat() keeps of a stat. */
-struct kept_stat {
-	off_t		size;
-	struct timespec	mtim, ctim;
-	ino_t		ino;
-	dev_t		dev;
-	mode_t		mode;
-};
-
-static struct smap	stat_memo;	/* path -> struct kept_stat *, or NULL */
-
-int
-file_stat(const char *path, struct stat *st)
-{
-	struct kept_stat *k;
-
-	if (stat(path, st) == -1)
-		return -1;
-	k = xmalloc(sizeof(*k));
-	k->size = st->st_size;
-	k->mtim = st->st_mtim;
-	k->ctim = st->st_ctim;
-	k->ino = st->st_ino;
-	k->dev = st->st_dev;
-	k->mode = st->st_mode;
-	free(smap_put(&stat_memo, path, k));
-	return 0;
-}
-
-int
-file_stat_take(const char *path, struct stat *st)
-{
-	struct kept_stat *k;
-
-	if (stat_memo.len == 0 || (k = smap_get(&stat_memo, path)) == NULL)
-		return 0;
-	memset(st, 0, sizeof(*st));
-	st->st_size = k->size;
-	st->st_mtim = k->mtim;
-	st->st_ctim = k->ctim;
-	st->st_ino = k->ino;
-	st->st_dev = k->dev;
-	st->st_mode = k->mode;
-	free(k);
-	smap_put(&stat_memo, path, NULL);	/* taken */
-	return 1;
-}
-
 void
-file_stat_forget(void)
+filestat_set(struct filestat *fs, const struct stat *st)
 {
-	size_t i;
+	fs->size = (uint64_t)st->st_size;
+	fs->ino = (uint64_t)st->st_ino;
+	fs->dev = (uint64_t)st->st_dev;
+	fs->mtime = (int64_t)st->st_mtim.tv_sec * 1000000000 +
+	    st->st_mtim.tv_nsec;
+	fs->ctime = (int64_t)st->st_ctim.tv_sec * 1000000000 +
+	    st->st_ctim.tv_nsec;
+}
 
-	for (i = 0; i < stat_memo.cap; i++)
-		if (stat_memo.ents[i].key != NULL)
-			free(stat_memo.ents[i].val);
-	smap_free(&stat_memo);
+int
+file_stat(const char *path, struct filestat *fs)
+{
+	struct stat st;
+
+	if (stat(path, &st) == -1)
+		return -1;
+	filestat_set(fs, &st);
+	return 0;
 }
 
 int

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dag.h"
 #include "diag.h"
@@ -144,6 +145,57 @@ test_error_limit(void **state)
 	plan_free(p);
 }
 
+/* A graph of far more files than its rules' targets regrows the node
+ * table past its first size, and finds every node after. */
+static void
+test_table_regrows(void **state)
+{
+	enum { NFILES = 3000 };
+	char dir[] = "/tmp/pm-dagXXXXXX", **names;
+	const char **pre;
+	struct plan *p;
+	struct dag *d;
+	struct node *n;
+	FILE *f;
+	size_t i;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	names = xcalloc(NFILES, sizeof(*names));
+	pre = xcalloc(NFILES, sizeof(*pre));
+	for (i = 0; i < NFILES; i++) {
+		xasprintf(&names[i], "%s/f%zu", dir, i);
+		assert_non_null(f = fopen(names[i], "w"));
+		fclose(f);
+		pre[i] = names[i];
+	}
+	diag_reset();
+	p = plan_new();
+	add_rule(p, 1, "all", pre, NFILES);
+	d = dag_build(p);
+	assert_non_null(d);
+	assert_int_equal(d->nnodes, NFILES + 1);
+	assert_true(d->tablecap >= 2 * (NFILES + 1));
+	for (i = 0; i < NFILES; i++) {
+		n = dag_find(d, names[i]);
+		assert_non_null(n);
+		assert_string_equal(n->path, names[i]);
+		assert_ptr_equal(d->tasks[0]->ins[i], n);
+		assert_null(n->producer);
+	}
+	assert_ptr_equal(dag_find(d, "all"), d->tasks[0]->outs[0]);
+	assert_null(dag_find(d, "f1"));
+	dag_free(d);
+	plan_free(p);
+	for (i = 0; i < NFILES; i++) {
+		unlink(names[i]);
+		free(names[i]);
+	}
+	rmdir(dir);
+	free(names);
+	free(pre);
+}
+
 int
 main(void)
 {
@@ -151,6 +203,7 @@ main(void)
 		cmocka_unit_test(test_spellings),
 		cmocka_unit_test(test_missing_input_each_reference),
 		cmocka_unit_test(test_error_limit),
+		cmocka_unit_test(test_table_regrows),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
