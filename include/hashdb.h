@@ -57,6 +57,6 @@ void		 hashdb_record(struct hashdb *db, const char *path,
 size_t		 hashdb_reads(const struct hashdb *db);
 
 /* The number of records. */
-size_t		 hashdb_count(const struct hashdb *db);
+size_t		 hashdb_count(struct hashdb *db);
 
 #endif

@@ -32,18 +32,30 @@ struct hrec {
 	unsigned char	hash[32];
 	int		used;		/* looked at in this run */
 	int		heap;		/* allocated alone, not in db->bulk */
+	size_t		idx;		/* in db->loaded, for a loaded one */
 	char		path[];		/* the map's key, NUL-terminated */
 };
 
 /* The bytes a record of a path of n bytes takes in db->bulk. */
 #define REC_SIZE(n)	((sizeof(struct hrec) + (n) + 1 + 7) & ~(size_t)7)
 
+/* The store is saved in the order in which the run looked its files
+ * up, and the next run looks them up in much the same order: a cursor
+ * into the records loaded answers most lookups with one comparison,
+ * and the map by path is built only when a lookup misses it. */
 struct hashdb {
 	struct smap	 map;		/* path -> struct hrec *, the keys
-					   borrowed from the records */
+					   borrowed from the records; only
+					   once mapped is set */
+	int		 mapped;
 	char		*bulk;		/* the records loaded, one block:
-					   each path beside its record, so
-					   that a lookup touches one place */
+					   each path beside its record */
+	struct hrec	**loaded;	/* those records in file order */
+	size_t		 nloaded;
+	size_t		 cursor;	/* the next one expected */
+	struct hrec	**order;	/* records in the order first used */
+	size_t		 nused, usedcap;
+	size_t		 misses;	/* lookups the cursor did not answer */
 	size_t		 nreads;
 	int		 dirty;
 	struct buf	 content;	/* reused for each file read */
@@ -67,8 +79,62 @@ hashdb_clear(struct hashdb *db)
 			free(r);
 	}
 	smap_free(&db->map);
+	db->mapped = 0;
 	free(db->bulk);
 	db->bulk = NULL;
+	free(db->loaded);
+	db->loaded = NULL;
+	db->nloaded = db->cursor = 0;
+	free(db->order);
+	db->order = NULL;
+	db->nused = db->usedcap = 0;
+}
+
+/* Build the map by path from the records loaded, once. */
+static void
+map_build(struct hashdb *db)
+{
+	size_t i;
+
+	if (db->mapped)
+		return;
+	db->mapped = 1;
+	db->map.borrowed = 1;
+	smap_reserve(&db->map, db->nloaded);
+	/* A path is saved once; were it not, the last record wins. */
+	for (i = 0; i < db->nloaded; i++)
+		smap_put(&db->map, db->loaded[i]->path, db->loaded[i]);
+}
+
+/* The record of path, or NULL. */
+static struct hrec *
+rec_find(struct hashdb *db, const char *path)
+{
+	struct hrec *r;
+
+	if (db->cursor < db->nloaded &&
+	    strcmp(db->loaded[db->cursor]->path, path) == 0)
+		return db->loaded[db->cursor++];
+	map_build(db);
+	if ((r = smap_get(&db->map, path)) != NULL && !r->heap)
+		db->cursor = r->idx + 1;	/* on from there */
+	db->misses++;
+	return r;
+}
+
+/* Note that r was looked at in this run. */
+static void
+rec_use(struct hashdb *db, struct hrec *r)
+{
+	if (r->used)
+		return;
+	r->used = 1;
+	if (db->nused == db->usedcap) {
+		db->usedcap = db->usedcap ? 2 * db->usedcap : 1024;
+		db->order = xreallocarray(db->order, db->usedcap,
+		    sizeof(*db->order));
+	}
+	db->order[db->nused++] = r;
 }
 
 void
@@ -128,10 +194,9 @@ static struct hrec *
 rec_get(struct hashdb *db, const char *path)
 {
 	struct hrec *r;
-
 	size_t n;
 
-	if ((r = smap_get(&db->map, path)) == NULL) {
+	if ((r = rec_find(db, path)) == NULL) {
 		n = strlen(path);
 		r = xcalloc(1, sizeof(*r) + n + 1);
 		memcpy(r->path, path, n + 1);
@@ -194,8 +259,7 @@ hashdb_load(struct hashdb *db, const char *path, char **errp)
 	names = (size_t)((uint64_t)st.st_size - HEADER_LEN - 32 -
 	    count * RECORD_LEN);
 	db->bulk = xmalloc((size_t)count * REC_SIZE(0) + names);
-	db->map.borrowed = 1;
-	smap_reserve(&db->map, (size_t)count);
+	db->loaded = xcalloc((size_t)count + 1, sizeof(*db->loaded));
 	for (i = at = 0; i < count; i++) {
 		if (take(f, &md, rec, RECORD_LEN) == -1)
 			goto bad;
@@ -207,6 +271,7 @@ hashdb_load(struct hashdb *db, const char *path, char **errp)
 		at += REC_SIZE(plen);
 		r->used = 0;
 		r->heap = 0;
+		r->idx = (size_t)i;
 		memcpy(&r->size, rec, 8);
 		memcpy(&r->ino, rec + 8, 8);
 		memcpy(&r->dev, rec + 16, 8);
@@ -218,9 +283,7 @@ hashdb_load(struct hashdb *db, const char *path, char **errp)
 		    memchr(r->path, '\0', plen) != NULL)
 			goto bad;
 		r->path[plen] = '\0';
-		/* A path is saved once; were it not, the last record wins,
-		 * and the first one's path (the key) stays in the block. */
-		smap_put(&db->map, r->path, r);
+		db->loaded[db->nloaded++] = r;
 	}
 	sha256_final(&md, sum);
 	if (fread(want, 1, 32, f) != 32 || memcmp(sum, want, 32) != 0 ||
@@ -228,7 +291,7 @@ hashdb_load(struct hashdb *db, const char *path, char **errp)
 		goto bad;
 	fclose(f);
 	log_debug(LOG_STATE, "%s: %zu file hashes, loaded in %.1f ms", path,
-	    db->map.len, (now_mono() - t0) * 1000);
+	    db->nloaded, (now_mono() - t0) * 1000);
 	return 0;
 bad:
 	xasprintf(errp, "%s is damaged; hashing every file again", path);
@@ -267,21 +330,34 @@ hashdb_save(struct hashdb *db, const char *path,
 	size_t i;
 	int rc;
 
-	if (!db->dirty)
+	/* Saved again when the order of lookups drifted from the file's,
+	 * so that the next run finds its records in order. */
+	if (!db->dirty && (db->misses <= 64 || db->misses * 8 <= db->nused))
 		return 0;
-	buf_grow(&b, HEADER_LEN + db->map.len * (RECORD_LEN + 32) + 32);
+	log_debug(LOG_STATE, "%s: saved (%s; %zu of %zu lookups out of "
+	    "order)", path, db->dirty ? "changed" : "reordered", db->misses,
+	    db->nused);
+	buf_grow(&b, HEADER_LEN + (db->nloaded + db->nused) *
+	    (RECORD_LEN + 32) + 32);
 	buf_add(&b, MAGIC, 8);
 	buf_add(&b, &version, 4);
 	buf_add(&b, &order, 4);
 	buf_add(&b, &count, 8);
 	buf_add(&b, &zero, 8);
+	/* What this run looked at, in its order; then what it kept. */
+	for (i = 0; i < db->nused; i++)
+		if (db->order[i]->hashed != 0) {
+			put_rec(&b, db->order[i]->path, db->order[i]);
+			count++;
+		}
+	map_build(db);
 	for (i = 0; i < db->map.cap; i++) {
 		const char *k = db->map.ents[i].key;
 		struct hrec *r = db->map.ents[i].val;
 
-		if (k == NULL || r->hashed == 0)
+		if (k == NULL || r->hashed == 0 || r->used)
 			continue;
-		if (!r->used && keep != NULL && !keep(k, arg))
+		if (keep != NULL && !keep(k, arg))
 			continue;
 		put_rec(&b, k, r);
 		count++;
@@ -369,9 +445,9 @@ hashdb_hash_stat(struct hashdb *db, const char *path,
 		}
 		fs = &now;
 	}
-	r = smap_get(&db->map, path);
+	r = rec_find(db, path);
 	if (r != NULL && rec_fresh(r, fs, &why)) {
-		r->used = 1;
+		rec_use(db, r);
 		hex_digest(r->hash, out);
 		return 1;
 	}
@@ -408,7 +484,7 @@ hashdb_hash_stat(struct hashdb *db, const char *path,
 	rec_stat(r, &now);
 	r->hashed = t;
 	from_hex(out, r->hash);
-	r->used = 1;
+	rec_use(db, r);
 	db->dirty = 1;
 	return 1;
 }
@@ -430,7 +506,7 @@ hashdb_record(struct hashdb *db, const char *path, const char hash[65])
 	rec_stat(r, &fs);
 	r->hashed = t;
 	from_hex(hash, r->hash);
-	r->used = 1;
+	rec_use(db, r);
 }
 
 size_t
@@ -440,7 +516,8 @@ hashdb_reads(const struct hashdb *db)
 }
 
 size_t
-hashdb_count(const struct hashdb *db)
+hashdb_count(struct hashdb *db)
 {
+	map_build(db);
 	return db->map.len;
 }

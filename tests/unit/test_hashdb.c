@@ -168,6 +168,77 @@ test_save_and_load(void **state)
 	hashdb_free(db);
 }
 
+/* The path of the first record of the store at path. */
+static char *
+first_path(const char *path)
+{
+	struct buf b = { 0 };
+	char *err = NULL, *p;
+	uint32_t plen;
+
+	assert_int_equal(file_read(path, &b, &err), 0);
+	assert_true(b.len > 32 + 84);
+	memcpy(&plen, b.data + 32 + 80, 4);
+	p = xstrndup(b.data + 32 + 84, plen);
+	buf_free(&b);
+	return p;
+}
+
+/* Saved in the order of the run's lookups: looked up in another order
+ * the answers are the same, and the store is rewritten in the new
+ * order though nothing changed; looked up in its order it is not. */
+static void
+test_saved_in_lookup_order(void **state)
+{
+	struct hashdb *db;
+	struct stat before, after;
+	char h[65], want[65], name[32], *err = NULL, *first;
+	int i, round;
+
+	(void)state;
+	for (i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "o%d.txt", i);
+		put(name, name);
+		age(name, 10);
+	}
+	settle();
+	db = hashdb_new();
+	for (i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "o%d.txt", i);
+		assert_int_equal(hashdb_hash(db, name, h, &err), 1);
+	}
+	assert_int_equal(hashdb_save(db, "ordered", NULL, NULL, &err), 0);
+	hashdb_free(db);
+	first = first_path("ordered");
+	assert_string_equal(first, "o0.txt");
+	free(first);
+
+	for (round = 0; round < 2; round++) {
+		db = hashdb_new();
+		assert_int_equal(hashdb_load(db, "ordered", &err), 0);
+		for (i = 299; i >= 0; i--) {
+			snprintf(name, sizeof(name), "o%d.txt", i);
+			assert_int_equal(hashdb_hash(db, name, h, &err), 1);
+			sha256_hex(name, strlen(name), want);
+			assert_string_equal(h, want);
+		}
+		assert_int_equal(hashdb_reads(db), 0);
+		assert_int_equal(stat("ordered", &before), 0);
+		assert_int_equal(hashdb_save(db, "ordered", NULL, NULL, &err),
+		    0);
+		assert_int_equal(stat("ordered", &after), 0);
+		first = first_path("ordered");
+		assert_string_equal(first, "o299.txt");
+		free(first);
+		if (round == 0)		/* out of order: rewritten */
+			assert_true(before.st_ino != after.st_ino);
+		else			/* in order now: left alone */
+			assert_true(before.st_ino == after.st_ino);
+		assert_int_equal(hashdb_count(db), 300);
+		hashdb_free(db);
+	}
+}
+
 static void
 test_damaged_file_is_refused(void **state)
 {
@@ -328,6 +399,7 @@ main(void)
 		cmocka_unit_test(test_unchanged_file_is_not_reread),
 		cmocka_unit_test(test_racy_record_is_rehashed),
 		cmocka_unit_test(test_save_and_load),
+		cmocka_unit_test(test_saved_in_lookup_order),
 		cmocka_unit_test(test_damaged_file_is_refused),
 		cmocka_unit_test(test_large_store_loads_fast),
 		cmocka_unit_test(test_hash_given_stat),
