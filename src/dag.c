@@ -599,6 +599,39 @@ makes(const struct task *t, const char *path)
 	return rc;
 }
 
+/* The graph is built by hundreds of thousands of lookups in a table of
+ * megabytes: each waits for memory twice, for its slot and then for its
+ * node.  Linking asks ahead of itself for the slots of the task four on
+ * and the nodes of the task two on, so that those waits overlap (3 % of
+ * a 100,000-task no-op). */
+#if defined(__GNUC__)
+#define PREFETCH(p)	__builtin_prefetch(p)
+#else
+#define PREFETCH(p)	((void)(p))
+#endif
+
+/* Ask for the table slot of each prerequisite of r (step 1), or for the
+ * node in it (step 2, once the slot has come). */
+static void
+prefetch_inputs(const struct dag *d, const struct rule *r, int step)
+{
+	const struct dag_slot *e;
+	size_t i, len;
+	uint64_t k;
+	int normal;
+
+	if (d->tablecap == 0)
+		return;
+	for (i = 0; i < r->nprereqs; i++) {
+		k = scan_path(r->prereqs[i], &len, &normal);
+		e = &d->table[(size_t)(k >> 1) & (d->tablecap - 1)];
+		if (step == 1)
+			PREFETCH(e);
+		else if (e->key == k)
+			PREFETCH(e->node);
+	}
+}
+
 /* Resolve t's context files and prerequisites into nodes and edges. */
 static void
 link_task(struct build *b, struct task *t)
@@ -844,8 +877,13 @@ dag_build_goals(struct plan *p, char *const *goals, size_t ngoals)
 			try_patterns(&b, goals[i]);
 	}
 	/* Linking can add pattern tasks, which are linked in turn. */
-	for (i = 0; i < d->ntasks; i++)
+	for (i = 0; i < d->ntasks; i++) {
+		if (i + 4 < d->ntasks)
+			prefetch_inputs(d, d->tasks[i + 4]->rule, 1);
+		if (i + 2 < d->ntasks)
+			prefetch_inputs(d, d->tasks[i + 2]->rule, 2);
 		link_task(&b, d->tasks[i]);
+	}
 	free(b.chain);
 	fill_rdeps(d);
 	/* Cycles go by the edges alone, so they are found (and reported with
