@@ -223,15 +223,17 @@ static void
 claim(struct build *b, struct task *t, struct rule *r, size_t i)
 {
 	struct node *n;
+	struct loc l;
 
-	n = lookup(b->d, r->targets[i], &r->tlocs[i], 1);
+	l = rule_tloc(r, i);
+	n = lookup(b->d, r->targets[i], &l, 1);
 	n->phony = plan_is_phony(b->p, n->path);
 	if (n->producer == t)
 		return;		/* named twice in one rule */
 	if (n->producer != NULL) {
 		if (dag_full())
 			return;
-		diag_error(&r->tlocs[i], "target '%s' is made by two rules",
+		diag_error(&l, "target '%s' is made by two rules",
 		    n->path);
 		diag_note(&n->producer->rule->loc, "first made by the rule "
 		    "here");
@@ -546,7 +548,7 @@ static void
 link_task(struct build *b, struct task *t)
 {
 	struct rule *r = t->rule;
-	struct loc where;
+	struct loc where, l;
 	char *ctx, *s, *e;
 	size_t i, k, n, nctx;
 
@@ -576,12 +578,15 @@ link_task(struct build *b, struct task *t)
 		i++;
 	}
 	free(ctx);
-	for (i = 0; i < r->nprereqs; i++)
-		add_input(b, t, r->prereqs[i], &r->plocs[i], "");
+	for (i = 0; i < r->nprereqs; i++) {
+		l = rule_ploc(r, i);
+		add_input(b, t, r->prereqs[i], &l, "");
+	}
 	for (k = 0; k < t->nextra; k++)
-		for (i = 0; i < t->extra[k]->nprereqs; i++)
-			add_input(b, t, t->extra[k]->prereqs[i],
-			    &t->extra[k]->plocs[i], "");
+		for (i = 0; i < t->extra[k]->nprereqs; i++) {
+			l = rule_ploc(t->extra[k], i);
+			add_input(b, t, t->extra[k]->prereqs[i], &l, "");
+		}
 }
 
 /* Fill each task's dependents: counted while linking (in rdepscap),

@@ -115,6 +115,7 @@ struct parser {
 	size_t		 firstrule;	/* the first rule of this load */
 	size_t		 firstpat;	/* the first pattern of this load */
 	struct buf	 wbuf;		/* the bytes of the words below */
+	struct buf	 pbuf;		/* a prompt being put together */
 	struct pword	*w;		/* words of the line; s is an offset
 					   into wbuf until words_fix() */
 	size_t		 nw;
@@ -639,7 +640,7 @@ static_pattern(struct parser *ps, size_t nt, size_t np)
 		buf_grow(&b, 0);
 		for (k = 0; k < np; k++)
 			pr[k].s = b.data + off[k];
-		r = rule_new(ps->p, &ps->w[i], 1, pr, np);
+		r = rule_new(ps->p, &ps->w[i].loc, &ps->w[i], 1, pr, np);
 		r->stem = xstrndup(stem, stemlen);
 		free(name);
 		if (plan_add_rule(ps->p, r) == 0)
@@ -719,7 +720,7 @@ parse_rule(struct parser *ps, size_t colon, size_t n)
 	}
 	if (check_special(ps, nt) == -1)
 		return;
-	r = rule_new(ps->p, ps->w, nt, ps->w + nt, np);
+	r = rule_new(ps->p, &ps->w[0].loc, ps->w, nt, ps->w + nt, np);
 	if (plan_add_rule(ps->p, r) == -1) {
 		ps->after = AFTER_ERROR;
 		return;
@@ -1333,9 +1334,10 @@ static void
 end_prompt(struct parser *ps)
 {
 	struct pline *pl;
-	struct buf b;
+	struct buf *b;
 	struct loc l;
 	size_t i, indent, k, total;
+	char *text;
 	int tab, mixed;
 
 	if (ps->after != AFTER_RULE) {
@@ -1380,24 +1382,27 @@ end_prompt(struct parser *ps)
 			indent = k;
 	}
 
-	/* Exactly its size: 100,000 prompts add up. */
-	b.data = xmalloc(total + 1);
-	b.cap = total + 1;
-	b.len = 0;
+	/* Built in a buffer used again, then kept in the plan's arena
+	 * at exactly its size, once for all the open rules: 100,000
+	 * prompts add up. */
+	b = &ps->pbuf;
+	b->len = 0;
+	buf_grow(b, total);
 	for (i = 0; i < ps->npl; i++) {
 		pl = &ps->pl[i];
 		if (i > 0)
-			buf_addc(&b, '\n');
+			buf_addc(b, '\n');
 		if (pl->s == NULL)
 			continue;
 		k = tab ? (pl->s[0] == '\t') : count_spaces(pl->s, pl->len);
 		if (k > indent)
 			k = indent;
-		buf_add(&b, pl->s + k, pl->len - k);
+		buf_add(b, pl->s + k, pl->len - k);
 	}
+	text = plan_strndup(ps->p, b->data, b->len);
 	for (i = 0; i < ps->nopen; i++) {
-		ps->open[i]->prompt = i + 1 < ps->nopen ? xstrdup(b.data) :
-		    buf_detach(&b);
+		ps->open[i]->prompt = text;
+		ps->open[i]->prompt_kept = 1;
 		ps->open[i]->prompt_loc.file = ps->file;
 		ps->open[i]->prompt_loc.line = ps->pl[0].line;
 		ps->open[i]->prompt_loc.col = (int)indent + 1;
@@ -1554,32 +1559,33 @@ static void
 expand_prompt(struct parser *ps, struct rule *r, int keep)
 {
 	const char *s, *e, *end;
-	struct buf b;
+	struct buf *b;
 	struct loc l;
 
-	memset(&b, 0, sizeof(b));
+	b = &ps->pbuf;
+	b->len = 0;
 	l = r->prompt_loc;
 	end = r->prompt + strlen(r->prompt);
-	buf_grow(&b, (size_t)(end - r->prompt) + 64);
+	buf_grow(b, (size_t)(end - r->prompt) + 64);
 	for (s = r->prompt; ; s = e + 1, l.line++) {
 		if ((e = memchr(s, '\n', (size_t)(end - s))) == NULL)
 			e = end;
 		if (memchr(s, '$', (size_t)(e - s)) != NULL)
-			plan_expand_append(ps->p, r, &b, s, (size_t)(e - s),
+			plan_expand_append(ps->p, r, b, s, (size_t)(e - s),
 			    &l, 0);
 		else
-			buf_add(&b, s, (size_t)(e - s));
+			buf_add(b, s, (size_t)(e - s));
 		if (e == end)
 			break;
-		buf_addc(&b, '\n');
+		buf_addc(b, '\n');
 	}
-	if (keep) {
-		buf_free(&b);
+	if (keep)
 		return;
-	}
-	free(r->prompt);
-	/* Exactly its size: 100,000 prompts add up. */
-	r->prompt = xreallocarray(b.data, b.len + 1, 1);
+	if (!r->prompt_kept)
+		free(r->prompt);
+	/* Exactly its size, in the arena: 100,000 prompts add up. */
+	r->prompt = plan_strndup(ps->p, b->data, b->len);
+	r->prompt_kept = 1;
 }
 
 /* Whether the prereqs of r hold the n bytes at s. */
@@ -1610,7 +1616,7 @@ rebuild(struct plan *p, const struct rule *r, const unsigned char *gone,
 		if (gone == NULL || !gone[i]) {
 			t[nt].s = r->targets[i];
 			t[nt].len = strlen(r->targets[i]);
-			t[nt++].loc = r->tlocs[i];
+			t[nt++].loc = rule_tloc(r, i);
 		}
 	if (nt == 0) {
 		free(t);
@@ -1622,7 +1628,7 @@ rebuild(struct plan *p, const struct rule *r, const unsigned char *gone,
 	for (i = np = 0; i < r->nprereqs; i++) {
 		pr[np].s = r->prereqs[i];
 		pr[np].len = strlen(r->prereqs[i]);
-		pr[np++].loc = r->plocs[i];
+		pr[np++].loc = rule_ploc(r, i);
 	}
 	for (k = 0; k < nextra; k++)
 		for (i = 0; i < extra[k]->nprereqs; i++) {
@@ -1630,12 +1636,11 @@ rebuild(struct plan *p, const struct rule *r, const unsigned char *gone,
 				continue;
 			pr[np].s = extra[k]->prereqs[i];
 			pr[np].len = strlen(extra[k]->prereqs[i]);
-			pr[np++].loc = extra[k]->plocs[i];
+			pr[np++].loc = rule_ploc(extra[k], i);
 		}
-	nr = rule_new(p, t, nt, pr, np);
+	nr = rule_new(p, &r->loc, t, nt, pr, np);
 	free(t);
 	free(pr);
-	nr->loc = r->loc;
 	nr->prompt_loc = r->prompt_loc;
 	nr->stem = r->stem ? xstrdup(r->stem) : NULL;
 	nr->from = r->from;
@@ -1728,6 +1733,8 @@ merge_rules(struct parser *ps)
 		    m[i].extra, m[i].nextra);
 		if (p->rules[ps->firstrule + i] != NULL) {
 			p->rules[ps->firstrule + i]->prompt = r->prompt;
+			p->rules[ps->firstrule + i]->prompt_kept =
+			    r->prompt_kept;
 			r->prompt = NULL;
 		}
 	}
@@ -1804,6 +1811,7 @@ parser_run(struct parser *ps, struct lexer *lx, const char *name,
 	free(ps->defname);
 	buf_free(&ps->defbody);
 	buf_free(&ps->wbuf);
+	buf_free(&ps->pbuf);
 	return diag_nerrors() > ps->nerr0 ? -1 : 0;
 }
 
