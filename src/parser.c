@@ -116,8 +116,10 @@ struct parser {
 	size_t		 firstpat;	/* the first pattern of this load */
 	struct buf	 wbuf;		/* the bytes of the words below */
 	struct buf	 pbuf;		/* a prompt being put together */
-	struct pword	*w;		/* words of the line; s is an offset
-					   into wbuf until words_fix() */
+	struct pword	*w;		/* words of the line; s points into
+					   the line, or is an offset into
+					   wbuf until words_fix() */
+	unsigned char	*wcopied;	/* per word: s is an offset */
 	size_t		 nw;
 	size_t		 wcap;
 	/* A define ... endef being read. */
@@ -304,10 +306,18 @@ unescape(const char *s, size_t n, const char *esc)
 	return buf_detach(&b);
 }
 
-/* Add a word of n bytes at s, unescaped when unesc is set, placed at
- * l. */
+/* Where the bytes of a word come from. */
+enum word_src {
+	WORD_EXPANDED,		/* an expansion, freed soon: copied */
+	WORD_LINE,		/* the line being parsed */
+	WORD_PLAIN		/* the line, known to hold no backslash */
+};
+
+/* Add a word of n bytes at s (enum word_src src), placed at l,
+ * unescaped.  A word of the line without a backslash is used where it
+ * is, not copied: the line outlives the words. */
 static void
-word_add(struct parser *ps, const char *s, size_t n, int unesc,
+word_add(struct parser *ps, const char *s, size_t n, int src,
     const struct loc *l)
 {
 	struct pword *w;
@@ -315,18 +325,24 @@ word_add(struct parser *ps, const char *s, size_t n, int unesc,
 	if (ps->nw == ps->wcap) {
 		ps->wcap = ps->wcap ? 2 * ps->wcap : 16;
 		ps->w = xreallocarray(ps->w, ps->wcap, sizeof(*ps->w));
+		ps->wcopied = xreallocarray(ps->wcopied, ps->wcap, 1);
 	}
+	ps->wcopied[ps->nw] = src == WORD_EXPANDED || (src == WORD_LINE &&
+	    memchr(s, '\\', n) != NULL);
 	w = &ps->w[ps->nw++];
-	w->s = (const char *)(uintptr_t)ps->wbuf.len;
-	if (unesc)
-		unescape_into(&ps->wbuf, s, n, WORD_ESCAPES);
-	else
-		buf_add(&ps->wbuf, s, n);
-	w->len = ps->wbuf.len - (size_t)(uintptr_t)w->s;
 	w->loc = *l;
+	if (!ps->wcopied[ps->nw - 1]) {
+		w->s = s;
+		w->len = n;
+		return;
+	}
+	w->s = (const char *)(uintptr_t)ps->wbuf.len;
+	unescape_into(&ps->wbuf, s, n, WORD_ESCAPES);
+	w->len = ps->wbuf.len - (size_t)(uintptr_t)w->s;
 }
 
-/* Make the words' offsets pointers, now that wbuf will not move. */
+/* Make the copied words' offsets pointers, now that wbuf will not
+ * move. */
 static void
 words_fix(struct parser *ps, size_t from)
 {
@@ -335,7 +351,9 @@ words_fix(struct parser *ps, size_t from)
 	if (ps->wbuf.data == NULL)
 		buf_grow(&ps->wbuf, 0);
 	for (i = from; i < ps->nw; i++)
-		ps->w[i].s = ps->wbuf.data + (size_t)(uintptr_t)ps->w[i].s;
+		if (ps->wcopied[i])
+			ps->w[i].s = ps->wbuf.data +
+			    (size_t)(uintptr_t)ps->w[i].s;
 }
 
 /* Start collecting the words of a line. */
@@ -361,7 +379,7 @@ split_words(struct parser *ps, const char *s, size_t n, const struct loc *l)
 		for (j = i; j < n && !blank(s[j]) && s[j] != '\n'; j++)
 			if (s[j] == '\\' && j + 1 < n)
 				j++;
-		word_add(ps, s + i, j - i, 1, l);
+		word_add(ps, s + i, j - i, WORD_EXPANDED, l);
 	}
 }
 
@@ -392,7 +410,8 @@ header_words(struct parser *ps, size_t i, size_t n)
 			j = find_top(s, i, n, ' ', '\t');
 		at(ps, i, &l);
 		if (plain || memchr(s + i, '$', j - i) == NULL) {
-			word_add(ps, s + i, j - i, !plain, &l);
+			word_add(ps, s + i, j - i, plain ? WORD_PLAIN :
+			    WORD_LINE, &l);
 			continue;
 		}
 		x = expand_piece(ps, i, j - i, 0);
@@ -575,7 +594,9 @@ check_special(struct parser *ps, size_t nt)
 {
 	size_t i, k;
 
-	for (i = 0; i < nt; i++)
+	for (i = 0; i < nt; i++) {
+		if (ps->w[i].len == 0 || ps->w[i].s[0] != '.')
+			continue;	/* each special target starts so */
 		for (k = 0; k < sizeof(special) / sizeof(special[0]); k++)
 			if (ps->w[i].len == strlen(special[k]) &&
 			    memcmp(ps->w[i].s, special[k], ps->w[i].len) == 0) {
@@ -584,6 +605,7 @@ check_special(struct parser *ps, size_t nt)
 				ps->after = AFTER_ERROR;
 				return -1;
 			}
+	}
 	return 0;
 }
 
@@ -1808,6 +1830,7 @@ parser_run(struct parser *ps, struct lexer *lx, const char *name,
 	free(ps->conds);
 	free(ps->incs);
 	free(ps->w);
+	free(ps->wcopied);
 	free(ps->defname);
 	buf_free(&ps->defbody);
 	buf_free(&ps->wbuf);
