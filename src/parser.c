@@ -385,19 +385,21 @@ split_words(struct parser *ps, const char *s, size_t n, const struct loc *l)
 
 /* Split bytes [i, n) of the current line into words, expanding
  * variables as make does in a rule header: each word as written is
- * expanded, then split again.  Returns the number of words added. */
+ * expanded, then split again.  plain is 1 when the bytes are known to
+ * hold no '$' and no backslash, -1 when that is not known.  Returns
+ * the number of words added. */
 static size_t
-header_words(struct parser *ps, size_t i, size_t n)
+header_words(struct parser *ps, size_t i, size_t n, int plain)
 {
 	const char *s;
 	struct loc l;
 	size_t j, nw0;
 	char *x;
-	int plain;
 
 	s = ps->ln.s;
 	nw0 = ps->nw;
-	plain = plain_text(s, i, n);
+	if (plain == -1)
+		plain = plain_text(s, i, n);
 	for (; i < n; i = j) {
 		while (i < n && blank(s[i]))
 			i++;
@@ -689,7 +691,7 @@ parse_rule(struct parser *ps, size_t colon, size_t n)
 		return;
 	}
 	words_reset(ps);
-	nt = header_words(ps, 0, colon);
+	nt = header_words(ps, 0, colon, -1);
 	if (nt == 0) {
 		line_error(ps, colon, "expected a target before ':'");
 		return;
@@ -712,14 +714,14 @@ parse_rule(struct parser *ps, size_t colon, size_t n)
 		return;
 	}
 	c2 = find_fast(s, colon + 1, n, plain, ':', ':');
-	np = header_words(ps, colon + 1, c2);
+	np = header_words(ps, colon + 1, c2, plain ? 1 : -1);
 	if (c2 < n && np != 1) {
 		line_error(ps, np == 0 ? c2 : colon + 1, "a static pattern "
 		    "rule takes one target pattern");
 		return;
 	}
 	if (c2 < n)
-		np = header_words(ps, c2 + 1, n);
+		np = header_words(ps, c2 + 1, n, plain ? 1 : -1);
 	words_fix(ps, 0);
 	if (check_targets(ps, nt) == -1) {
 		ps->after = AFTER_ERROR;
@@ -1234,7 +1236,7 @@ parse_include(struct parser *ps, int optional, size_t i, size_t n)
 	if (skipping(ps))
 		return;
 	words_reset(ps);
-	nw = header_words(ps, i, n);
+	nw = header_words(ps, i, n, -1);
 	words_fix(ps, 0);
 	/* The words outlive wbuf once a nested file is read: copy. */
 	w = xcalloc(nw + 1, sizeof(*w));
@@ -1677,6 +1679,15 @@ struct merge {
 	size_t		  nextra;
 };
 
+/* The first two bytes of name as a number below 65536. */
+static size_t
+head2(const char *name)
+{
+	size_t h = (unsigned char)name[0];
+
+	return h == 0 ? 0 : h | (size_t)(unsigned char)name[1] << 8;
+}
+
 /* A rule without a prompt adds its prerequisites to the rule that
  * makes its target, as make's rules without a recipe do: "out: extra"
  * beside "out: in" with a prompt gives the prompted rule both.  Among
@@ -1689,26 +1700,37 @@ merge_rules(struct parser *ps)
 	struct smap owner = { 0 };	/* target -> 1 + index of its rule */
 	struct merge *m;
 	struct rule *r, **old;
-	size_t i, k, j, n, nbare;
+	unsigned char *heads;		/* a bit per head2() of an owner */
+	size_t i, k, j, n, nbare, h;
 
 	n = p->nrules - ps->firstrule;
+	heads = NULL;
 	for (i = 0, nbare = 0; i < n; i++) {
 		r = p->rules[ps->firstrule + i];
 		if (r->prompt != NULL)
 			continue;
-		nbare++;
-		for (k = 0; k < r->ntargets; k++)
+		if (nbare++ == 0)
+			heads = xcalloc(65536 / 8, 1);
+		for (k = 0; k < r->ntargets; k++) {
+			h = head2(r->targets[k]);
+			heads[h / 8] |= 1 << (h % 8);
 			if (smap_get(&owner, r->targets[k]) == NULL)
 				smap_put(&owner, r->targets[k],
 				    (void *)(uintptr_t)(i + 1));
+		}
 	}
 	if (nbare == 0)
 		return;
+	/* Most prompted rules share no target with a rule without one:
+	 * the first two bytes tell, without hashing the name. */
 	for (i = 0; i < n; i++) {
 		r = p->rules[ps->firstrule + i];
 		if (r->prompt == NULL)
 			continue;
 		for (k = 0; k < r->ntargets; k++) {
+			h = head2(r->targets[k]);
+			if (!(heads[h / 8] & 1 << (h % 8)))
+				continue;
 			j = (size_t)(uintptr_t)smap_get(&owner, r->targets[k]);
 			if (j > 0 && p->rules[ps->firstrule + j - 1]->prompt ==
 			    NULL)
@@ -1740,6 +1762,7 @@ merge_rules(struct parser *ps)
 		}
 	}
 	smap_free(&owner);
+	free(heads);
 	if (m == NULL)
 		return;
 
