@@ -245,7 +245,7 @@ plan_alloc(struct plan *p, size_t n, size_t a)
 		return arena_alloc(&p->mem, n);
 	mem = p->memcur != NULL ? (char *)align_to((uintptr_t)p->memcur, a) :
 	    NULL;
-	if (mem == NULL || (size_t)(p->memend - mem) < n) {
+	if (mem == NULL || mem > p->memend || (size_t)(p->memend - mem) < n) {
 		mem = arena_alloc(&p->mem, PIECE_SIZE);
 		p->memend = mem + PIECE_SIZE;
 	}
