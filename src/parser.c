@@ -1701,16 +1701,22 @@ merge_rules(struct parser *ps)
 	struct merge *m;
 	struct rule *r, **old;
 	unsigned char *heads;		/* a bit per head2() of an owner */
-	size_t i, k, j, n, nbare, h;
+	size_t *bare;			/* the rules without a prompt */
+	size_t i, k, j, n, b, nbare, h;
 
 	n = p->nrules - ps->firstrule;
 	heads = NULL;
+	bare = NULL;
 	for (i = 0, nbare = 0; i < n; i++) {
 		r = p->rules[ps->firstrule + i];
 		if (r->prompt != NULL)
 			continue;
-		if (nbare++ == 0)
+		if (nbare == 0)
 			heads = xcalloc(65536 / 8, 1);
+		if ((nbare & (nbare - 1)) == 0)	/* 0, 1, 2, 4, ... */
+			bare = xreallocarray(bare, nbare ? 2 * nbare : 1,
+			    sizeof(*bare));
+		bare[nbare++] = i;
 		for (k = 0; k < r->ntargets; k++) {
 			h = head2(r->targets[k]);
 			heads[h / 8] |= 1 << (h % 8);
@@ -1739,10 +1745,9 @@ merge_rules(struct parser *ps)
 		}
 	}
 	m = NULL;
-	for (i = 0; i < n; i++) {
+	for (b = 0; b < nbare; b++) {
+		i = bare[b];
 		r = p->rules[ps->firstrule + i];
-		if (r->prompt != NULL)
-			continue;
 		for (k = 0; k < r->ntargets; k++) {
 			j = (size_t)(uintptr_t)smap_get(&owner,
 			    r->targets[k]) - 1;
@@ -1763,6 +1768,7 @@ merge_rules(struct parser *ps)
 	}
 	smap_free(&owner);
 	free(heads);
+	free(bare);
 	if (m == NULL)
 		return;
 
