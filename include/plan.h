@@ -4,6 +4,7 @@
 #define PM_PLAN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "diag.h"
 #include "expand.h"
@@ -46,26 +47,33 @@ struct tset {
 
 /* A rule.  A rule whose targets hold '%' is a pattern rule (pattern
  * set by plan_add_rule()): it makes no task itself, but one instance
- * per target it matches that the plan needs (see plan_instantiate()). */
+ * per target it matches that the plan needs (see plan_instantiate()).
+ * Every rule is made by rule_new(): the arrays, the strings and the
+ * places of the words are one block.  Where a word is named is read
+ * with rule_tloc() and rule_ploc(). */
 struct rule {
-	char		**targets;	/* owned, expanded, at least one */
-	struct loc	 *tlocs;	/* one per target */
-	size_t		  ntargets;
-	char		**prereqs;	/* owned, expanded */
-	struct loc	 *plocs;	/* one per prerequisite */
-	size_t		  nprereqs;
-	char		 *prompt;	/* owned, expanded; NULL: no prompt.
-					   A pattern rule's is unexpanded. */
-	struct loc	  loc;		/* the rule's first target */
-	struct loc	  prompt_loc;	/* the first prompt line */
-	int		  pattern;	/* a pattern rule */
-	int		  packed;	/* made by rule_new(): the arrays and
-					   their strings are one block, 1
-					   malloc'd, 2 in the plan's arena */
+	char		**targets;	/* expanded, at least one */
+	char		**prereqs;	/* expanded */
+	char		 *prompt;	/* expanded; NULL: no prompt.  A
+					   pattern rule's is unexpanded.
+					   Owned unless prompt_kept. */
+	struct loc	 *locs;		/* the places of the targets, then of
+					   the prerequisites; NULL when they
+					   are packed (see rule_tloc()) */
 	char		 *stem;		/* owned: what '%' matched, for an
 					   instance of a pattern; else NULL */
 	const struct rule *from;	/* an instance's pattern rule */
-	size_t		  ninstances;	/* a pattern rule's instances */
+	struct loc	  loc;		/* the rule's first target; the
+					   packed places count from it, so
+					   it is set by rule_new() only */
+	struct loc	  prompt_loc;	/* the first prompt line */
+	uint32_t	  ntargets;
+	uint32_t	  nprereqs;
+	uint32_t	  ninstances;	/* a pattern rule's instances */
+	unsigned char	  pattern;	/* a pattern rule */
+	unsigned char	  packed;	/* 1 malloc'd, 2 in the plan's arena */
+	unsigned char	  prompt_kept;	/* prompt is in the plan's arena:
+					   borrowed, not freed */
 };
 
 /* A piece of text, not NUL-terminated, and where it was written. */
@@ -108,6 +116,8 @@ struct plan {
 	struct smap	  tsettargets;	/* target -> a tset of it */
 	int		  shared;	/* see plan_rule_settings_shared() */
 	struct arena	  mem;		/* the blocks of rule_new(p, ...) */
+	char		 *memcur;	/* bytes handed out by plan_alloc() */
+	char		 *memend;
 };
 
 struct plan	*plan_new(void);
@@ -142,9 +152,22 @@ void		 plan_assign(struct plan *p, const char *name, int op,
 /* A rule with copies of the nt targets and np prerequisites at t and
  * pr, all in one block (so that 100,000 rules are not a million
  * allocations), taken from p's arena when p is not NULL (it then lives
- * until plan_free(p)).  The caller adds a prompt. */
-struct rule	*rule_new(struct plan *p, const struct pword *t, size_t nt,
-		    const struct pword *pr, size_t np);
+ * until plan_free(p)).  Its place r->loc is *at.  The words' places are
+ * packed into 4 bytes each when they are in at's file within 127 lines
+ * of it (a rule on one line, or joined from a few), else kept whole.
+ * The caller adds a prompt. */
+struct rule	*rule_new(struct plan *p, const struct loc *at,
+		    const struct pword *t, size_t nt, const struct pword *pr,
+		    size_t np);
+
+/* Where target i, and prerequisite i, of r is named. */
+struct loc	 rule_tloc(const struct rule *r, size_t i);
+struct loc	 rule_ploc(const struct rule *r, size_t i);
+
+/* A copy of the n bytes at s, NUL-terminated, that lives until
+ * plan_free(p): for text kept as long as the plan, such as prompts,
+ * without a malloc header for each. */
+char		*plan_strndup(struct plan *p, const char *s, size_t n);
 
 /* Add a rule, taking ownership of it.  A rule whose targets hold '%'
  * becomes a pattern rule; a rule that mixes pattern and plain targets

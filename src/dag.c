@@ -287,7 +287,9 @@ static void
 claim(struct build *b, struct task *t, struct rule *r, size_t i)
 {
 	struct node *n;
+	struct loc l;
 
+	l = rule_tloc(r, i);
 	n = lookup(b->d, r->targets[i], 1);
 	n->phony = plan_is_phony(b->p, n->path);
 	if (n->producer == t)
@@ -295,7 +297,7 @@ claim(struct build *b, struct task *t, struct rule *r, size_t i)
 	if (n->producer != NULL) {
 		if (dag_full())
 			return;
-		diag_error(&r->tlocs[i], "target '%s' is made by two rules",
+		diag_error(&l, "target '%s' is made by two rules",
 		    n->path);
 		diag_note(&n->producer->rule->loc, "first made by the rule "
 		    "here");
@@ -637,7 +639,7 @@ static void
 link_task(struct build *b, struct task *t)
 {
 	struct rule *r = t->rule;
-	struct loc where;
+	struct loc where, l;
 	char *ctx, *s, *e;
 	size_t i, k, n, nctx;
 
@@ -666,12 +668,15 @@ link_task(struct build *b, struct task *t)
 		i++;
 	}
 	free(ctx);
-	for (i = 0; i < r->nprereqs; i++)
-		add_input(b, t, r->prereqs[i], &r->plocs[i], "");
+	for (i = 0; i < r->nprereqs; i++) {
+		l = rule_ploc(r, i);
+		add_input(b, t, r->prereqs[i], &l, "");
+	}
 	for (k = 0; k < t->nextra; k++)
-		for (i = 0; i < t->extra[k]->nprereqs; i++)
-			add_input(b, t, t->extra[k]->prereqs[i],
-			    &t->extra[k]->plocs[i], "");
+		for (i = 0; i < t->extra[k]->nprereqs; i++) {
+			l = rule_ploc(t->extra[k], i);
+			add_input(b, t, t->extra[k]->prereqs[i], &l, "");
+		}
 }
 
 /* Fill each task's dependents: counted while linking (in rdepscap),
@@ -744,13 +749,13 @@ edge_loc(struct dag *d, struct plan *p, const struct task *from,
 		}
 	}
 	if (names_target(d, to, r->prereqs, r->nprereqs, &i)) {
-		*l = r->plocs[i];
+		*l = rule_ploc(r, i);
 		return;
 	}
 	for (k = 0; k < from->nextra; k++)
 		if (names_target(d, to, from->extra[k]->prereqs,
 		    from->extra[k]->nprereqs, &i)) {
-			*l = from->extra[k]->plocs[i];
+			*l = rule_ploc(from->extra[k], i);
 			return;
 		}
 	*l = r->loc;

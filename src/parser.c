@@ -115,8 +115,11 @@ struct parser {
 	size_t		 firstrule;	/* the first rule of this load */
 	size_t		 firstpat;	/* the first pattern of this load */
 	struct buf	 wbuf;		/* the bytes of the words below */
-	struct pword	*w;		/* words of the line; s is an offset
-					   into wbuf until words_fix() */
+	struct buf	 pbuf;		/* a prompt being put together */
+	struct pword	*w;		/* words of the line; s points into
+					   the line, or is an offset into
+					   wbuf until words_fix() */
+	unsigned char	*wcopied;	/* per word: s is an offset */
 	size_t		 nw;
 	size_t		 wcap;
 	/* A define ... endef being read. */
@@ -303,10 +306,18 @@ unescape(const char *s, size_t n, const char *esc)
 	return buf_detach(&b);
 }
 
-/* Add a word of n bytes at s, unescaped when unesc is set, placed at
- * l. */
+/* Where the bytes of a word come from. */
+enum word_src {
+	WORD_EXPANDED,		/* an expansion, freed soon: copied */
+	WORD_LINE,		/* the line being parsed */
+	WORD_PLAIN		/* the line, known to hold no backslash */
+};
+
+/* Add a word of n bytes at s (enum word_src src), placed at l,
+ * unescaped.  A word of the line without a backslash is used where it
+ * is, not copied: the line outlives the words. */
 static void
-word_add(struct parser *ps, const char *s, size_t n, int unesc,
+word_add(struct parser *ps, const char *s, size_t n, int src,
     const struct loc *l)
 {
 	struct pword *w;
@@ -314,18 +325,24 @@ word_add(struct parser *ps, const char *s, size_t n, int unesc,
 	if (ps->nw == ps->wcap) {
 		ps->wcap = ps->wcap ? 2 * ps->wcap : 16;
 		ps->w = xreallocarray(ps->w, ps->wcap, sizeof(*ps->w));
+		ps->wcopied = xreallocarray(ps->wcopied, ps->wcap, 1);
 	}
+	ps->wcopied[ps->nw] = src == WORD_EXPANDED || (src == WORD_LINE &&
+	    memchr(s, '\\', n) != NULL);
 	w = &ps->w[ps->nw++];
-	w->s = (const char *)(uintptr_t)ps->wbuf.len;
-	if (unesc)
-		unescape_into(&ps->wbuf, s, n, WORD_ESCAPES);
-	else
-		buf_add(&ps->wbuf, s, n);
-	w->len = ps->wbuf.len - (size_t)(uintptr_t)w->s;
 	w->loc = *l;
+	if (!ps->wcopied[ps->nw - 1]) {
+		w->s = s;
+		w->len = n;
+		return;
+	}
+	w->s = (const char *)(uintptr_t)ps->wbuf.len;
+	unescape_into(&ps->wbuf, s, n, WORD_ESCAPES);
+	w->len = ps->wbuf.len - (size_t)(uintptr_t)w->s;
 }
 
-/* Make the words' offsets pointers, now that wbuf will not move. */
+/* Make the copied words' offsets pointers, now that wbuf will not
+ * move. */
 static void
 words_fix(struct parser *ps, size_t from)
 {
@@ -334,7 +351,9 @@ words_fix(struct parser *ps, size_t from)
 	if (ps->wbuf.data == NULL)
 		buf_grow(&ps->wbuf, 0);
 	for (i = from; i < ps->nw; i++)
-		ps->w[i].s = ps->wbuf.data + (size_t)(uintptr_t)ps->w[i].s;
+		if (ps->wcopied[i])
+			ps->w[i].s = ps->wbuf.data +
+			    (size_t)(uintptr_t)ps->w[i].s;
 }
 
 /* Start collecting the words of a line. */
@@ -360,25 +379,27 @@ split_words(struct parser *ps, const char *s, size_t n, const struct loc *l)
 		for (j = i; j < n && !blank(s[j]) && s[j] != '\n'; j++)
 			if (s[j] == '\\' && j + 1 < n)
 				j++;
-		word_add(ps, s + i, j - i, 1, l);
+		word_add(ps, s + i, j - i, WORD_EXPANDED, l);
 	}
 }
 
 /* Split bytes [i, n) of the current line into words, expanding
  * variables as make does in a rule header: each word as written is
- * expanded, then split again.  Returns the number of words added. */
+ * expanded, then split again.  plain is 1 when the bytes are known to
+ * hold no '$' and no backslash, -1 when that is not known.  Returns
+ * the number of words added. */
 static size_t
-header_words(struct parser *ps, size_t i, size_t n)
+header_words(struct parser *ps, size_t i, size_t n, int plain)
 {
 	const char *s;
 	struct loc l;
 	size_t j, nw0;
 	char *x;
-	int plain;
 
 	s = ps->ln.s;
 	nw0 = ps->nw;
-	plain = plain_text(s, i, n);
+	if (plain == -1)
+		plain = plain_text(s, i, n);
 	for (; i < n; i = j) {
 		while (i < n && blank(s[i]))
 			i++;
@@ -391,7 +412,8 @@ header_words(struct parser *ps, size_t i, size_t n)
 			j = find_top(s, i, n, ' ', '\t');
 		at(ps, i, &l);
 		if (plain || memchr(s + i, '$', j - i) == NULL) {
-			word_add(ps, s + i, j - i, !plain, &l);
+			word_add(ps, s + i, j - i, plain ? WORD_PLAIN :
+			    WORD_LINE, &l);
 			continue;
 		}
 		x = expand_piece(ps, i, j - i, 0);
@@ -574,7 +596,9 @@ check_special(struct parser *ps, size_t nt)
 {
 	size_t i, k;
 
-	for (i = 0; i < nt; i++)
+	for (i = 0; i < nt; i++) {
+		if (ps->w[i].len == 0 || ps->w[i].s[0] != '.')
+			continue;	/* each special target starts so */
 		for (k = 0; k < sizeof(special) / sizeof(special[0]); k++)
 			if (ps->w[i].len == strlen(special[k]) &&
 			    memcmp(ps->w[i].s, special[k], ps->w[i].len) == 0) {
@@ -583,6 +607,7 @@ check_special(struct parser *ps, size_t nt)
 				ps->after = AFTER_ERROR;
 				return -1;
 			}
+	}
 	return 0;
 }
 
@@ -639,7 +664,7 @@ static_pattern(struct parser *ps, size_t nt, size_t np)
 		buf_grow(&b, 0);
 		for (k = 0; k < np; k++)
 			pr[k].s = b.data + off[k];
-		r = rule_new(ps->p, &ps->w[i], 1, pr, np);
+		r = rule_new(ps->p, &ps->w[i].loc, &ps->w[i], 1, pr, np);
 		r->stem = xstrndup(stem, stemlen);
 		free(name);
 		if (plan_add_rule(ps->p, r) == 0)
@@ -666,7 +691,7 @@ parse_rule(struct parser *ps, size_t colon, size_t n)
 		return;
 	}
 	words_reset(ps);
-	nt = header_words(ps, 0, colon);
+	nt = header_words(ps, 0, colon, -1);
 	if (nt == 0) {
 		line_error(ps, colon, "expected a target before ':'");
 		return;
@@ -689,14 +714,14 @@ parse_rule(struct parser *ps, size_t colon, size_t n)
 		return;
 	}
 	c2 = find_fast(s, colon + 1, n, plain, ':', ':');
-	np = header_words(ps, colon + 1, c2);
+	np = header_words(ps, colon + 1, c2, plain ? 1 : -1);
 	if (c2 < n && np != 1) {
 		line_error(ps, np == 0 ? c2 : colon + 1, "a static pattern "
 		    "rule takes one target pattern");
 		return;
 	}
 	if (c2 < n)
-		np = header_words(ps, c2 + 1, n);
+		np = header_words(ps, c2 + 1, n, plain ? 1 : -1);
 	words_fix(ps, 0);
 	if (check_targets(ps, nt) == -1) {
 		ps->after = AFTER_ERROR;
@@ -719,7 +744,7 @@ parse_rule(struct parser *ps, size_t colon, size_t n)
 	}
 	if (check_special(ps, nt) == -1)
 		return;
-	r = rule_new(ps->p, ps->w, nt, ps->w + nt, np);
+	r = rule_new(ps->p, &ps->w[0].loc, ps->w, nt, ps->w + nt, np);
 	if (plan_add_rule(ps->p, r) == -1) {
 		ps->after = AFTER_ERROR;
 		return;
@@ -1211,7 +1236,7 @@ parse_include(struct parser *ps, int optional, size_t i, size_t n)
 	if (skipping(ps))
 		return;
 	words_reset(ps);
-	nw = header_words(ps, i, n);
+	nw = header_words(ps, i, n, -1);
 	words_fix(ps, 0);
 	/* The words outlive wbuf once a nested file is read: copy. */
 	w = xcalloc(nw + 1, sizeof(*w));
@@ -1333,9 +1358,10 @@ static void
 end_prompt(struct parser *ps)
 {
 	struct pline *pl;
-	struct buf b;
+	struct buf *b;
 	struct loc l;
 	size_t i, indent, k, total;
+	char *text;
 	int tab, mixed;
 
 	if (ps->after != AFTER_RULE) {
@@ -1380,24 +1406,27 @@ end_prompt(struct parser *ps)
 			indent = k;
 	}
 
-	/* Exactly its size: 100,000 prompts add up. */
-	b.data = xmalloc(total + 1);
-	b.cap = total + 1;
-	b.len = 0;
+	/* Built in a buffer used again, then kept in the plan's arena
+	 * at exactly its size, once for all the open rules: 100,000
+	 * prompts add up. */
+	b = &ps->pbuf;
+	b->len = 0;
+	buf_grow(b, total);
 	for (i = 0; i < ps->npl; i++) {
 		pl = &ps->pl[i];
 		if (i > 0)
-			buf_addc(&b, '\n');
+			buf_addc(b, '\n');
 		if (pl->s == NULL)
 			continue;
 		k = tab ? (pl->s[0] == '\t') : count_spaces(pl->s, pl->len);
 		if (k > indent)
 			k = indent;
-		buf_add(&b, pl->s + k, pl->len - k);
+		buf_add(b, pl->s + k, pl->len - k);
 	}
+	text = plan_strndup(ps->p, b->data, b->len);
 	for (i = 0; i < ps->nopen; i++) {
-		ps->open[i]->prompt = i + 1 < ps->nopen ? xstrdup(b.data) :
-		    buf_detach(&b);
+		ps->open[i]->prompt = text;
+		ps->open[i]->prompt_kept = 1;
 		ps->open[i]->prompt_loc.file = ps->file;
 		ps->open[i]->prompt_loc.line = ps->pl[0].line;
 		ps->open[i]->prompt_loc.col = (int)indent + 1;
@@ -1554,32 +1583,33 @@ static void
 expand_prompt(struct parser *ps, struct rule *r, int keep)
 {
 	const char *s, *e, *end;
-	struct buf b;
+	struct buf *b;
 	struct loc l;
 
-	memset(&b, 0, sizeof(b));
+	b = &ps->pbuf;
+	b->len = 0;
 	l = r->prompt_loc;
 	end = r->prompt + strlen(r->prompt);
-	buf_grow(&b, (size_t)(end - r->prompt) + 64);
+	buf_grow(b, (size_t)(end - r->prompt) + 64);
 	for (s = r->prompt; ; s = e + 1, l.line++) {
 		if ((e = memchr(s, '\n', (size_t)(end - s))) == NULL)
 			e = end;
 		if (memchr(s, '$', (size_t)(e - s)) != NULL)
-			plan_expand_append(ps->p, r, &b, s, (size_t)(e - s),
+			plan_expand_append(ps->p, r, b, s, (size_t)(e - s),
 			    &l, 0);
 		else
-			buf_add(&b, s, (size_t)(e - s));
+			buf_add(b, s, (size_t)(e - s));
 		if (e == end)
 			break;
-		buf_addc(&b, '\n');
+		buf_addc(b, '\n');
 	}
-	if (keep) {
-		buf_free(&b);
+	if (keep)
 		return;
-	}
-	free(r->prompt);
-	/* Exactly its size: 100,000 prompts add up. */
-	r->prompt = xreallocarray(b.data, b.len + 1, 1);
+	if (!r->prompt_kept)
+		free(r->prompt);
+	/* Exactly its size, in the arena: 100,000 prompts add up. */
+	r->prompt = plan_strndup(ps->p, b->data, b->len);
+	r->prompt_kept = 1;
 }
 
 /* Whether the prereqs of r hold the n bytes at s. */
@@ -1610,7 +1640,7 @@ rebuild(struct plan *p, const struct rule *r, const unsigned char *gone,
 		if (gone == NULL || !gone[i]) {
 			t[nt].s = r->targets[i];
 			t[nt].len = strlen(r->targets[i]);
-			t[nt++].loc = r->tlocs[i];
+			t[nt++].loc = rule_tloc(r, i);
 		}
 	if (nt == 0) {
 		free(t);
@@ -1622,7 +1652,7 @@ rebuild(struct plan *p, const struct rule *r, const unsigned char *gone,
 	for (i = np = 0; i < r->nprereqs; i++) {
 		pr[np].s = r->prereqs[i];
 		pr[np].len = strlen(r->prereqs[i]);
-		pr[np++].loc = r->plocs[i];
+		pr[np++].loc = rule_ploc(r, i);
 	}
 	for (k = 0; k < nextra; k++)
 		for (i = 0; i < extra[k]->nprereqs; i++) {
@@ -1630,12 +1660,11 @@ rebuild(struct plan *p, const struct rule *r, const unsigned char *gone,
 				continue;
 			pr[np].s = extra[k]->prereqs[i];
 			pr[np].len = strlen(extra[k]->prereqs[i]);
-			pr[np++].loc = extra[k]->plocs[i];
+			pr[np++].loc = rule_ploc(extra[k], i);
 		}
-	nr = rule_new(p, t, nt, pr, np);
+	nr = rule_new(p, &r->loc, t, nt, pr, np);
 	free(t);
 	free(pr);
-	nr->loc = r->loc;
 	nr->prompt_loc = r->prompt_loc;
 	nr->stem = r->stem ? xstrdup(r->stem) : NULL;
 	nr->from = r->from;
@@ -1650,6 +1679,15 @@ struct merge {
 	size_t		  nextra;
 };
 
+/* The first two bytes of name as a number below 65536. */
+static size_t
+head2(const char *name)
+{
+	size_t h = (unsigned char)name[0];
+
+	return h == 0 ? 0 : h | (size_t)(unsigned char)name[1] << 8;
+}
+
 /* A rule without a prompt adds its prerequisites to the rule that
  * makes its target, as make's rules without a recipe do: "out: extra"
  * beside "out: in" with a prompt gives the prompted rule both.  Among
@@ -1662,26 +1700,43 @@ merge_rules(struct parser *ps)
 	struct smap owner = { 0 };	/* target -> 1 + index of its rule */
 	struct merge *m;
 	struct rule *r, **old;
-	size_t i, k, j, n, nbare;
+	unsigned char *heads;		/* a bit per head2() of an owner */
+	size_t *bare;			/* the rules without a prompt */
+	size_t i, k, j, n, b, nbare, h;
 
 	n = p->nrules - ps->firstrule;
+	heads = NULL;
+	bare = NULL;
 	for (i = 0, nbare = 0; i < n; i++) {
 		r = p->rules[ps->firstrule + i];
 		if (r->prompt != NULL)
 			continue;
-		nbare++;
-		for (k = 0; k < r->ntargets; k++)
+		if (nbare == 0)
+			heads = xcalloc(65536 / 8, 1);
+		if ((nbare & (nbare - 1)) == 0)	/* 0, 1, 2, 4, ... */
+			bare = xreallocarray(bare, nbare ? 2 * nbare : 1,
+			    sizeof(*bare));
+		bare[nbare++] = i;
+		for (k = 0; k < r->ntargets; k++) {
+			h = head2(r->targets[k]);
+			heads[h / 8] |= 1 << (h % 8);
 			if (smap_get(&owner, r->targets[k]) == NULL)
 				smap_put(&owner, r->targets[k],
 				    (void *)(uintptr_t)(i + 1));
+		}
 	}
 	if (nbare == 0)
 		return;
+	/* Most prompted rules share no target with a rule without one:
+	 * the first two bytes tell, without hashing the name. */
 	for (i = 0; i < n; i++) {
 		r = p->rules[ps->firstrule + i];
 		if (r->prompt == NULL)
 			continue;
 		for (k = 0; k < r->ntargets; k++) {
+			h = head2(r->targets[k]);
+			if (!(heads[h / 8] & 1 << (h % 8)))
+				continue;
 			j = (size_t)(uintptr_t)smap_get(&owner, r->targets[k]);
 			if (j > 0 && p->rules[ps->firstrule + j - 1]->prompt ==
 			    NULL)
@@ -1690,10 +1745,9 @@ merge_rules(struct parser *ps)
 		}
 	}
 	m = NULL;
-	for (i = 0; i < n; i++) {
+	for (b = 0; b < nbare; b++) {
+		i = bare[b];
 		r = p->rules[ps->firstrule + i];
-		if (r->prompt != NULL)
-			continue;
 		for (k = 0; k < r->ntargets; k++) {
 			j = (size_t)(uintptr_t)smap_get(&owner,
 			    r->targets[k]) - 1;
@@ -1713,6 +1767,8 @@ merge_rules(struct parser *ps)
 		}
 	}
 	smap_free(&owner);
+	free(heads);
+	free(bare);
 	if (m == NULL)
 		return;
 
@@ -1728,6 +1784,8 @@ merge_rules(struct parser *ps)
 		    m[i].extra, m[i].nextra);
 		if (p->rules[ps->firstrule + i] != NULL) {
 			p->rules[ps->firstrule + i]->prompt = r->prompt;
+			p->rules[ps->firstrule + i]->prompt_kept =
+			    r->prompt_kept;
 			r->prompt = NULL;
 		}
 	}
@@ -1801,9 +1859,11 @@ parser_run(struct parser *ps, struct lexer *lx, const char *name,
 	free(ps->conds);
 	free(ps->incs);
 	free(ps->w);
+	free(ps->wcopied);
 	free(ps->defname);
 	buf_free(&ps->defbody);
 	buf_free(&ps->wbuf);
+	buf_free(&ps->pbuf);
 	return diag_nerrors() > ps->nerr0 ? -1 : 0;
 }
 

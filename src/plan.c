@@ -49,27 +49,14 @@ tset_free(struct tset *ts)
 void
 rule_free(struct rule *r)
 {
-	size_t i;
-
 	if (r == NULL)
 		return;
-	free(r->prompt);
+	if (!r->prompt_kept)
+		free(r->prompt);
 	free(r->stem);
-	if (r->packed == 2)
-		return;		/* the plan's arena frees it */
-	if (r->packed) {
+	if (r->packed == 1)
 		free(r);
-		return;
-	}
-	for (i = 0; i < r->ntargets; i++)
-		free(r->targets[i]);
-	for (i = 0; i < r->nprereqs; i++)
-		free(r->prereqs[i]);
-	free(r->targets);
-	free(r->tlocs);
-	free(r->prereqs);
-	free(r->plocs);
-	free(r);
+	/* else the plan's arena frees it */
 }
 
 /* Free the values of a map and the map. */
@@ -235,56 +222,178 @@ plan_assign(struct plan *p, const char *name, int op, const char *value,
 
 /* ---- rules ---- */
 
-/* Round n up to a multiple of the alignment of anything. */
+/* Round n up to a multiple of a, a power of two. */
 static size_t
-align(size_t n)
+align_to(size_t n, size_t a)
 {
-	return (n + 15) & ~(size_t)15;
+	return (n + a - 1) & ~(a - 1);
+}
+
+/* The pieces that plan_alloc() cuts pieces from, and the biggest piece
+ * it cuts: larger ones come from the arena directly. */
+#define PIECE_SIZE	65536
+#define PIECE_MAX	(PIECE_SIZE / 8)
+
+/* n bytes from p's arena aligned to a (a power of two up to 16), with
+ * no rounding of n: 100,000 rules waste nothing between them. */
+static void *
+plan_alloc(struct plan *p, size_t n, size_t a)
+{
+	char *mem;
+
+	if (n > PIECE_MAX)
+		return arena_alloc(&p->mem, n);
+	mem = p->memcur != NULL ? (char *)align_to((uintptr_t)p->memcur, a) :
+	    NULL;
+	if (mem == NULL || mem > p->memend || (size_t)(p->memend - mem) < n) {
+		mem = arena_alloc(&p->mem, PIECE_SIZE);
+		p->memend = mem + PIECE_SIZE;
+	}
+	p->memcur = mem + n;
+	return mem;
+}
+
+char *
+plan_strndup(struct plan *p, const char *s, size_t n)
+{
+	char *copy;
+
+	copy = plan_alloc(p, n + 1, 1);
+	memcpy(copy, s, n);
+	copy[n] = '\0';
+	return copy;
+}
+
+/* A packed place: the line as an offset from the rule's, plus 128, in
+ * the top byte, the column below. */
+#define WPOS_COLBITS	24
+#define WPOS_COLMAX	((1 << WPOS_COLBITS) - 1)
+
+/* Whether l can be packed against the rule's place at. */
+static int
+packable(const struct loc *l, const struct loc *at)
+{
+	return l->file == at->file && l->line - at->line >= -128 &&
+	    l->line - at->line <= 127 && l->col >= 0 && l->col <= WPOS_COLMAX;
+}
+
+/* The packed places of a rule whose locs is NULL: after the word
+ * pointers, in the rule's block. */
+static const uint32_t *
+wpos_of(const struct rule *r)
+{
+	return (const uint32_t *)(r->prereqs + r->nprereqs);
+}
+
+/* Place i of r's words, targets first. */
+static struct loc
+word_loc(const struct rule *r, size_t i)
+{
+	struct loc l;
+	uint32_t w;
+
+	if (r->locs != NULL)
+		return r->locs[i];
+	w = wpos_of(r)[i];
+	l.file = r->loc.file;
+	l.line = r->loc.line + (int)(w >> WPOS_COLBITS) - 128;
+	l.col = (int)(w & WPOS_COLMAX);
+	return l;
+}
+
+struct loc
+rule_tloc(const struct rule *r, size_t i)
+{
+	return word_loc(r, i);
+}
+
+struct loc
+rule_ploc(const struct rule *r, size_t i)
+{
+	return word_loc(r, r->ntargets + i);
+}
+
+/* Whether every place of the words can be packed against at. */
+static int
+all_packable(const struct pword *t, size_t nt, const struct pword *pr,
+    size_t np, const struct loc *at)
+{
+	size_t i;
+
+	for (i = 0; i < nt; i++)
+		if (!packable(&t[i].loc, at))
+			return 0;
+	for (i = 0; i < np; i++)
+		if (!packable(&pr[i].loc, at))
+			return 0;
+	return 1;
+}
+
+/* Store the place of word i at l, packed or whole. */
+static void
+set_word_loc(struct rule *r, uint32_t *wpos, size_t i, const struct loc *l)
+{
+	if (r->locs != NULL)
+		r->locs[i] = *l;
+	else
+		wpos[i] = (uint32_t)(l->line - r->loc.line + 128) <<
+		    WPOS_COLBITS | (uint32_t)l->col;
+}
+
+/* Copy the n words at w into the strings at s, their pointers at v and
+ * their places from word k on.  Returns the byte after the strings. */
+static char *
+copy_words(struct rule *r, uint32_t *wpos, char **v, size_t k,
+    const struct pword *w, size_t n, char *s)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		memcpy(s, w[i].s, w[i].len);
+		s[w[i].len] = '\0';
+		v[i] = s;
+		set_word_loc(r, wpos, k + i, &w[i].loc);
+		s += w[i].len + 1;
+	}
+	return s;
 }
 
 struct rule *
-rule_new(struct plan *p, const struct pword *t, size_t nt,
-    const struct pword *pr, size_t np)
+rule_new(struct plan *p, const struct loc *at, const struct pword *t,
+    size_t nt, const struct pword *pr, size_t np)
 {
 	struct rule *r;
-	size_t i, size, chars;
+	size_t i, size, chars, ptrs, places;
+	uint32_t *wpos;
 	char *mem, *s;
+	int packs;
 
 	for (chars = 0, i = 0; i < nt; i++)
 		chars += t[i].len + 1;
 	for (i = 0; i < np; i++)
 		chars += pr[i].len + 1;
-	size = align(sizeof(*r)) + align((nt + np) * sizeof(char *)) +
-	    align((nt + np) * sizeof(struct loc)) + chars;
-	mem = p != NULL ? arena_alloc(&p->mem, size) : xmalloc(size);
+	packs = all_packable(t, nt, pr, np, at);
+	ptrs = align_to(sizeof(*r), sizeof(char *));
+	places = ptrs + (nt + np) * sizeof(char *);
+	size = places + (nt + np) * (packs ? sizeof(uint32_t) :
+	    sizeof(struct loc)) + chars;
+	mem = p != NULL ? plan_alloc(p, size, sizeof(void *)) :
+	    xmalloc(size);
 	r = (struct rule *)mem;
 	memset(r, 0, sizeof(*r));
 	r->packed = p != NULL ? 2 : 1;
-	r->targets = (char **)(mem + align(sizeof(*r)));
+	r->loc = *at;
+	r->targets = (char **)(mem + ptrs);
 	r->prereqs = r->targets + nt;
-	r->tlocs = (struct loc *)(mem + align(sizeof(*r)) +
-	    align((nt + np) * sizeof(char *)));
-	r->plocs = r->tlocs + nt;
-	s = mem + align(sizeof(*r)) + align((nt + np) * sizeof(char *)) +
-	    align((nt + np) * sizeof(struct loc));
-	for (i = 0; i < nt; i++) {
-		memcpy(s, t[i].s, t[i].len);
-		s[t[i].len] = '\0';
-		r->targets[i] = s;
-		r->tlocs[i] = t[i].loc;
-		s += t[i].len + 1;
-	}
-	for (i = 0; i < np; i++) {
-		memcpy(s, pr[i].s, pr[i].len);
-		s[pr[i].len] = '\0';
-		r->prereqs[i] = s;
-		r->plocs[i] = pr[i].loc;
-		s += pr[i].len + 1;
-	}
-	r->ntargets = nt;
-	r->nprereqs = np;
-	if (nt > 0)
-		r->loc = t[0].loc;
+	r->ntargets = (uint32_t)nt;
+	r->nprereqs = (uint32_t)np;
+	wpos = (uint32_t *)(mem + places);
+	if (!packs)
+		r->locs = (struct loc *)wpos;
+	s = mem + places + (nt + np) * (packs ? sizeof(uint32_t) :
+	    sizeof(struct loc));
+	s = copy_words(r, wpos, r->targets, 0, t, nt, s);
+	copy_words(r, wpos, r->prereqs, nt, pr, np, s);
 	return r;
 }
 
@@ -310,6 +419,7 @@ push_rule(struct rule ***v, size_t *n, size_t *cap, struct rule *r)
 int
 plan_add_rule(struct plan *p, struct rule *r)
 {
+	struct loc l;
 	size_t i, npct;
 
 	for (i = npct = 0; i < r->ntargets; i++)
@@ -318,7 +428,8 @@ plan_add_rule(struct plan *p, struct rule *r)
 	if (npct > 0 && npct < r->ntargets) {
 		for (i = 0; strchr(r->targets[i], '%') == NULL; i++)
 			continue;
-		diag_error(&r->tlocs[i], "a rule mixes pattern targets such "
+		l = rule_tloc(r, i);
+		diag_error(&l, "a rule mixes pattern targets such "
 		    "as '%s' with plain ones", r->targets[i]);
 		rule_free(r);
 		return -1;
@@ -361,10 +472,10 @@ plan_match(const char *pattern, const char *name, const char **stem,
 	return m;
 }
 
-/* Append to b the words of v (n of them) with '%' replaced by the
- * stem, as pwords with their places. */
+/* Append to b the words of r (n of them from word k on, targets first)
+ * with '%' replaced by the stem, as pwords with their places. */
 static struct pword *
-replace_all(struct buf *b, char *const *v, const struct loc *locs,
+replace_all(struct buf *b, const struct rule *r, char *const *v, size_t k,
     size_t n, const char *stem, size_t stemlen)
 {
 	struct pword *w;
@@ -376,7 +487,7 @@ replace_all(struct buf *b, char *const *v, const struct loc *locs,
 		off[i] = b->len;
 		expand_replace(b, v[i], strlen(v[i]), stem, stemlen);
 		w[i].len = b->len - off[i];
-		w[i].loc = locs[i];
+		w[i].loc = word_loc(r, k + i);
 	}
 	for (i = 0; i < n; i++)
 		w[i].s = b->data + off[i];
@@ -394,16 +505,15 @@ plan_instantiate(struct plan *p, struct rule *pat, const char *stem,
 
 	buf_grow(&tb, 0);
 	buf_grow(&pb, 0);
-	t = replace_all(&tb, pat->targets, pat->tlocs, pat->ntargets, stem,
+	t = replace_all(&tb, pat, pat->targets, 0, pat->ntargets, stem,
 	    stemlen);
-	pr = replace_all(&pb, pat->prereqs, pat->plocs, pat->nprereqs, stem,
-	    stemlen);
-	r = rule_new(p, t, pat->ntargets, pr, pat->nprereqs);
+	pr = replace_all(&pb, pat, pat->prereqs, pat->ntargets,
+	    pat->nprereqs, stem, stemlen);
+	r = rule_new(p, &pat->loc, t, pat->ntargets, pr, pat->nprereqs);
 	free(t);
 	free(pr);
 	buf_free(&tb);
 	buf_free(&pb);
-	r->loc = pat->loc;
 	r->prompt_loc = pat->prompt_loc;
 	r->stem = xstrndup(stem, stemlen);
 	r->from = pat;

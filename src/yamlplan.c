@@ -878,8 +878,39 @@ task_settings(struct yamlplan *y, struct taskparts *tp)
 		}
 }
 
-/* Make the rule of a task read without error, handing it what it
- * owns. */
+/* The words at w as pwords.  The caller frees the array. */
+static struct pword *
+pwords(const struct words *w)
+{
+	struct pword *v;
+	size_t i;
+
+	v = xcalloc(w->n + 1, sizeof(*v));
+	for (i = 0; i < w->n; i++) {
+		v[i].s = w->v[i];
+		v[i].len = strlen(w->v[i]);
+		v[i].loc = w->locs[i];
+	}
+	return v;
+}
+
+/* A rule of p with copies of the targets t and prerequisites pre. */
+static struct rule *
+words_rule(struct plan *p, const struct words *t, const struct words *pre)
+{
+	struct pword *tv, *pv;
+	struct rule *r;
+
+	tv = pwords(t);
+	pv = pwords(pre);
+	r = rule_new(p, &t->locs[0], tv, t->n, pv, pre->n);
+	free(tv);
+	free(pv);
+	return r;
+}
+
+/* Make the rule of a task read without error, handing it the
+ * prompt. */
 static void
 task_rule(struct yamlplan *y, struct taskparts *tp)
 {
@@ -890,16 +921,9 @@ task_rule(struct yamlplan *y, struct taskparts *tp)
 		for (i = 0; i < tp->t.n; i++)
 			plan_add_phony(y->p, tp->t.v[i], &tp->t.locs[i]);
 	task_settings(y, tp);
-	r = xcalloc(1, sizeof(*r));
-	r->targets = tp->t.v;
-	r->tlocs = tp->t.locs;
-	r->ntargets = tp->t.n;
-	r->prereqs = tp->pre.v;
-	r->plocs = tp->pre.locs;
-	r->nprereqs = tp->pre.n;
+	r = words_rule(y->p, &tp->t, &tp->pre);
 	r->prompt = tp->prompt;
 	r->prompt_loc = tp->prompt_loc;
-	r->loc = tp->t.locs[0];
 	/* Every variable is known by now: an explicit rule's prompt is
 	 * expanded for its task ($@, $<, $^); a pattern's is kept as
 	 * written, for each instance to expand with its stem. */
@@ -915,8 +939,8 @@ task_rule(struct yamlplan *y, struct taskparts *tp)
 		r->prompt = x;
 	}
 	plan_add_rule(y->p, r);
-	memset(&tp->t, 0, sizeof(tp->t));
-	memset(&tp->pre, 0, sizeof(tp->pre));
+	words_free(&tp->t);
+	words_free(&tp->pre);
 	tp->prompt = NULL;
 }
 

@@ -17,27 +17,22 @@ static void
 add_rule(struct plan *p, int line, const char *target, const char **pre,
     size_t npre)
 {
-	struct rule *r;
+	struct pword t, pr[8];
 	struct loc l = { "Planfile", 0, 1 };
 	size_t i;
 
 	l.line = line;
-	r = xcalloc(1, sizeof(*r));
-	r->targets = xcalloc(1, sizeof(*r->targets));
-	r->tlocs = xcalloc(1, sizeof(*r->tlocs));
-	r->targets[0] = xstrdup(target);
-	r->tlocs[0] = l;
-	r->ntargets = 1;
-	r->prereqs = xcalloc(npre + 1, sizeof(*r->prereqs));
-	r->plocs = xcalloc(npre + 1, sizeof(*r->plocs));
+	t.s = target;
+	t.len = strlen(target);
+	t.loc = l;
+	assert_true(npre <= 8);
 	for (i = 0; i < npre; i++) {
-		r->prereqs[i] = xstrdup(pre[i]);
-		r->plocs[i] = l;
-		r->plocs[i].col = (int)i + 10;
+		pr[i].s = pre[i];
+		pr[i].len = strlen(pre[i]);
+		pr[i].loc = l;
+		pr[i].loc.col = (int)i + 10;
 	}
-	r->nprereqs = npre;
-	r->loc = l;
-	plan_add_rule(p, r);
+	plan_add_rule(p, rule_new(p, &l, &t, 1, pr, npre));
 }
 
 /* Every spelling of a path finds the node its normal form names. */

@@ -211,11 +211,11 @@ test_assign_and_expand(void **state)
 	assert_int_equal(r->ntargets, 2);
 	assert_string_equal(r->targets[0], "a.txt");
 	assert_string_equal(r->targets[1], "b.md");
-	assert_int_equal(r->tlocs[1].col, 8);
+	assert_int_equal(rule_tloc(r, 1).col, 8);
 	assert_int_equal(r->nprereqs, 1);
 	assert_string_equal(r->prereqs[0], "in-b.txt");
-	assert_int_equal(r->plocs[0].line, 3);
-	assert_int_equal(r->plocs[0].col, 17);
+	assert_int_equal(rule_ploc(r, 0).line, 3);
+	assert_int_equal(rule_ploc(r, 0).col, 17);
 	assert_string_equal(r->prompt, "Write b and a.txt.");
 	assert_int_equal(r->prompt_loc.line, 4);
 	assert_int_equal(r->prompt_loc.col, 2);
@@ -516,10 +516,10 @@ dump_plan(const struct plan *p)
 		buf_printf(&b, "rule %d:%d\n", r->loc.line, r->loc.col);
 		for (j = 0; j < r->ntargets; j++)
 			buf_printf(&b, " t %s %d:%d\n", r->targets[j],
-			    r->tlocs[j].line, r->tlocs[j].col);
+			    rule_tloc(r, j).line, rule_tloc(r, j).col);
 		for (j = 0; j < r->nprereqs; j++)
 			buf_printf(&b, " p %s %d:%d\n", r->prereqs[j],
-			    r->plocs[j].line, r->plocs[j].col);
+			    rule_ploc(r, j).line, rule_ploc(r, j).col);
 		buf_printf(&b, " prompt %d:%d [%s]\n", r->prompt_loc.line,
 		    r->prompt_loc.col, r->prompt ? r->prompt : "(null)");
 	}
@@ -630,11 +630,11 @@ test_line_continuation(void **state)
 	r = rule_at(0);
 	assert_int_equal(r->nprereqs, 5);
 	assert_string_equal(r->prereqs[3], "d.txt");
-	assert_int_equal(r->plocs[3].line, 6);
-	assert_int_equal(r->plocs[3].col, 2);
+	assert_int_equal(rule_ploc(r, 3).line, 6);
+	assert_int_equal(rule_ploc(r, 3).col, 2);
 	assert_string_equal(r->prereqs[4], "e.txt");
-	assert_int_equal(r->plocs[4].line, 7);
-	assert_int_equal(r->plocs[4].col, 3);
+	assert_int_equal(rule_ploc(r, 4).line, 7);
+	assert_int_equal(rule_ploc(r, 4).col, 3);
 	assert_string_equal(r->prompt, "prompt \\\nstays");
 	assert_string_equal(diags(),
 	    "Planfile:11:3: error: target name is not valid UTF-8\n");
@@ -656,7 +656,7 @@ test_escaped_space_in_target(void **state)
 	assert_string_equal(r->targets[1], "other#1");
 	assert_string_equal(r->targets[2], "c:d");
 	assert_string_equal(r->targets[3], "a\\b");
-	assert_int_equal(r->tlocs[1].col, 14);
+	assert_int_equal(rule_tloc(r, 1).col, 14);
 	assert_string_equal(r->prereqs[0], "in put");
 }
 
@@ -678,7 +678,7 @@ test_multiple_targets_and_aggregate(void **state)
 	r = rule_at(1);
 	assert_int_equal(r->ntargets, 3);
 	assert_string_equal(r->targets[2], "c.txt");
-	assert_int_equal(r->tlocs[2].col, 13);
+	assert_int_equal(rule_tloc(r, 2).col, 13);
 	assert_string_equal(r->prompt, "Write three files.");
 }
 
@@ -1667,12 +1667,66 @@ test_rules_merge(void **state)
 	assert_string_equal(rule_at(0)->targets[0], "all");
 	assert_int_equal(rule_at(0)->nprereqs, 2);
 	assert_string_equal(rule_at(0)->prereqs[1], "more");
-	assert_int_equal(rule_at(0)->plocs[1].line, 5);
+	assert_int_equal(rule_ploc(rule_at(0), 1).line, 5);
 	assert_string_equal(rule_at(1)->prompt,
 	    "Write it from in.md extra.md.");
-	assert_int_equal(rule_at(1)->plocs[1].line, 4);
+	assert_int_equal(rule_ploc(rule_at(1), 1).line, 4);
 	assert_int_equal(plan->ngoals, 1);
 	assert_string_equal(plan->goals[0], "all");
+}
+
+/* A word's place is packed against its rule's when near it, and kept
+ * whole when it is not: a joined line 200 lines long, a prerequisite
+ * merged from an included file, one merged from a line above. */
+static void
+test_word_places(void **state)
+{
+	struct buf b = { 0 };
+	struct loc l;
+	struct rule *r;
+	int i;
+
+	(void)state;
+	in_dir();
+	put("more.pf", "far.txt: from-inc.md\n");
+	buf_addstr(&b, "far.txt: up.md\n"
+	    "near.txt: a.md \\\n");
+	for (i = 0; i < 200; i++)
+		buf_addstr(&b, "\\\n");
+	buf_addstr(&b, "   b.md\n"
+	    "\tNear.\n"
+	    "far.txt: in.md\n"
+	    "\tFar.\n"
+	    "include more.pf\n");
+	assert_int_equal(load_mem(b.data), 0);
+	buf_free(&b);
+	assert_int_equal(plan->nrules, 2);
+	r = rule_at(0);
+	assert_string_equal(r->targets[0], "near.txt");
+	l = rule_ploc(r, 0);
+	assert_int_equal(l.line, 2);
+	assert_int_equal(l.col, 11);
+	l = rule_ploc(r, 1);
+	assert_string_equal(r->prereqs[1], "b.md");
+	assert_string_equal(l.file, "Planfile");
+	assert_int_equal(l.line, 203);
+	assert_int_equal(l.col, 4);
+	r = rule_at(1);
+	assert_string_equal(r->targets[0], "far.txt");
+	assert_int_equal(r->nprereqs, 3);
+	assert_int_equal(r->loc.line, 205);
+	l = rule_tloc(r, 0);
+	assert_int_equal(l.line, 205);
+	assert_int_equal(l.col, 1);
+	assert_string_equal(r->prereqs[1], "up.md");
+	l = rule_ploc(r, 1);
+	assert_int_equal(l.line, 1);
+	assert_int_equal(l.col, 10);
+	assert_string_equal(r->prereqs[2], "from-inc.md");
+	l = rule_ploc(r, 2);
+	assert_string_equal(l.file, "more.pf");
+	assert_int_equal(l.line, 1);
+	assert_int_equal(l.col, 10);
 }
 
 /* grammar: setting_name (context files are sent first, once) */
@@ -1899,6 +1953,7 @@ main(void)
 		T(test_pattern_choice),
 		T(test_target_setting_ops),
 		T(test_rules_merge),
+	T(test_word_places),
 		T(test_context_setting),
 		T(test_paths_normalised),
 		T(test_fuzz_finds),

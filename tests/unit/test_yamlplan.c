@@ -148,13 +148,13 @@ test_schema(void **state)
 	assert_null(r->prompt);
 	assert_int_equal(r->nprereqs, 2);
 	assert_string_equal(r->prereqs[1], "out/y.c");
-	assert_int_equal(r->plocs[1].line, 13);
-	assert_int_equal(r->plocs[1].col, 24);
+	assert_int_equal(rule_ploc(r, 1).line, 13);
+	assert_int_equal(rule_ploc(r, 1).col, 24);
 
 	r = rule_at(1);
 	assert_int_equal(r->ntargets, 2);
 	assert_string_equal(r->targets[1], "out/x.h");
-	assert_int_equal(r->tlocs[1].col, 25);
+	assert_int_equal(rule_tloc(r, 1).col, 25);
 	assert_int_equal(r->nprereqs, 3);
 	assert_string_equal(r->prereqs[0], "a.md");
 	assert_string_equal(r->prereqs[1], "b.md");
@@ -513,8 +513,8 @@ test_plan_load_dispatch(void **state)
 	assert_string_equal(diags(), "");
 	assert_int_equal(plan->nrules, 1);
 	assert_string_equal(rule_at(0)->targets[0], "a.txt");
-	assert_int_equal(rule_at(0)->tlocs[0].line, 2);
-	assert_string_equal(rule_at(0)->tlocs[0].file, path);
+	assert_int_equal(rule_tloc(rule_at(0), 0).line, 2);
+	assert_string_equal(rule_tloc(rule_at(0), 0).file, path);
 }
 
 int
