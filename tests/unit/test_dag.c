@@ -17,7 +17,7 @@ static void
 add_rule(struct plan *p, int line, const char *target, const char **pre,
     size_t npre)
 {
-	struct pword t, pr[8];
+	struct pword t, *pr;
 	struct loc l = { "Planfile", 0, 1 };
 	size_t i;
 
@@ -25,7 +25,7 @@ add_rule(struct plan *p, int line, const char *target, const char **pre,
 	t.s = target;
 	t.len = strlen(target);
 	t.loc = l;
-	assert_true(npre <= 8);
+	pr = xcalloc(npre + 1, sizeof(*pr));
 	for (i = 0; i < npre; i++) {
 		pr[i].s = pre[i];
 		pr[i].len = strlen(pre[i]);
@@ -33,6 +33,7 @@ add_rule(struct plan *p, int line, const char *target, const char **pre,
 		pr[i].loc.col = (int)i + 10;
 	}
 	plan_add_rule(p, rule_new(p, &l, &t, 1, pr, npre));
+	free(pr);
 }
 
 /* Every spelling of a path finds the node its normal form names. */
