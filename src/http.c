@@ -124,7 +124,7 @@ curl_load(void)
 	if (curl_ready)
 		return;
 	if ((lib = dlopen(PM_LIBCURL, RTLD_NOW | RTLD_LOCAL)) == NULL)
-		fatal("cannot load libcurl: %s (apt-get install libcurl4)",
+		fatal("cannot load libcurl: %s (make deps installs it)",
 		    dlerror());
 	curl_sym(lib, "curl_global_init", &pm_curl.global_init);
 	curl_sym(lib, "curl_multi_init", &pm_curl.multi_init);
