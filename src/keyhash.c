@@ -7,36 +7,28 @@
 #include <jansson.h>
 
 #include "dag.h"
+#include "keymemo.h"
 #include "request.h"
 #include "util.h"
 
-/* Bytes are gathered here and handed to SHA-256 in large pieces. */
+/* The text is gathered whole (some 1,100 bytes a task), so that its
+ * fingerprint can be looked up in the memo before SHA-256 is asked. */
 struct sink {
-	struct sha256	 md;
-	unsigned char	 buf[4096];
-	size_t		 len;
+	struct buf	*text;
 };
 
-static void
-sink_flush(struct sink *k)
+static struct keymemo	*memo;
+
+void
+keyhash_use_memo(struct keymemo *km)
 {
-	if (k->len > 0)
-		sha256_update(&k->md, k->buf, k->len);
-	k->len = 0;
+	memo = km;
 }
 
 static void
 put(struct sink *k, const void *p, size_t n)
 {
-	if (k->len + n > sizeof(k->buf)) {
-		sink_flush(k);
-		if (n > sizeof(k->buf)) {
-			sha256_update(&k->md, p, n);
-			return;
-		}
-	}
-	memcpy(k->buf + k->len, p, n);
-	k->len += n;
+	buf_add(k->text, p, n);
 }
 
 static void
@@ -155,12 +147,14 @@ keyhash_request(const struct spec *s, const struct task *t, char out[65])
 	static char fmt[48], mtext[64];
 	static size_t fmtlen, mtlen;
 	static long mt;
-	unsigned char md[32];
+	static struct buf text;
+	unsigned char md[32], fp[16];
+	struct sha256 h;
 	struct sink k;
 	size_t i, first;
 
-	sha256_init(&k.md);
-	k.len = 0;
+	text.len = 0;
+	k.text = &text;
 
 	/* The members in sorted order, as request.h documents them. */
 	PUT_LIT(&k, "{\"base\":");
@@ -219,7 +213,17 @@ keyhash_request(const struct spec *s, const struct task *t, char out[65])
 	}
 	PUT_LIT(&k, "]}");
 
-	sink_flush(&k);
-	sha256_final(&k.md, md);
+	if (memo != NULL) {
+		keymemo_fingerprint(text.data, text.len, fp);
+		if (keymemo_find(memo, fp, md)) {
+			hex_digest(md, out);
+			return;
+		}
+	}
+	sha256_init(&h);
+	sha256_update(&h, text.data, text.len);
+	sha256_final(&h, md);
+	if (memo != NULL)
+		keymemo_add(memo, fp, md);
 	hex_digest(md, out);
 }

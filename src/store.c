@@ -11,6 +11,8 @@
 #include "explain.h"
 #include "hashdb.h"
 #include "journal.h"
+#include "keyhash.h"
+#include "keymemo.h"
 #include "log.h"
 #include "request.h"
 #include "state.h"
@@ -24,9 +26,11 @@ struct store {
 	char			*lockfile;
 	char			*hashpath;	/* .planmake/hashes */
 	char			*jpath;		/* .planmake/journal */
+	char			*kmpath;	/* .planmake/keys */
 	int			 readonly;
 	struct statelock	*wl;
 	struct hashdb		*hdb;
+	struct keymemo		*km;		/* the keys of the last run */
 	struct journal		*j;
 	struct smap		 hits;		/* key -> count, this run */
 };
@@ -173,6 +177,9 @@ store_free(struct store *st)
 		return;
 	statelock_release(st->wl);
 	hashdb_free(st->hdb);
+	keyhash_use_memo(NULL);
+	keymemo_free(st->km);
+	free(st->kmpath);
 	smap_free(&st->hits);
 	free(st->statedir);
 	free(st->lockfile);
@@ -233,6 +240,8 @@ store_open(const struct store_opts *o, struct lock *l, char **errp)
 	st->jpath = path_join(o->statedir, "journal");
 	st->readonly = o->readonly;
 	st->hdb = hashdb_new();
+	st->kmpath = path_join(o->statedir, "keys");
+	st->km = keymemo_new();
 	if (!o->readonly && (st->wl = statelock_take(o->statedir, o->nowait,
 	    on_wait, NULL, errp)) == NULL)
 		goto fail;
@@ -241,7 +250,14 @@ store_open(const struct store_opts *o, struct lock *l, char **errp)
 	if (hashdb_load(st->hdb, st->hashpath, &err) == -1) {
 		log_warning("%s", err);
 		free(err);
+		err = NULL;
 	}
+	if (keymemo_load(st->km, st->kmpath, &err) == -1) {
+		log_warning("%s", err);
+		free(err);
+		err = NULL;
+	}
+	keyhash_use_memo(st->km);
 	if (store_recover(st, l, errp) == -1)
 		goto fail;
 	if (!o->readonly && (st->j = journal_open(st->jpath, errp)) == NULL)
@@ -359,6 +375,11 @@ store_close(struct store *st, struct lock *l, char **errp)
 	stats_fold(st);
 	if (hashdb_save(st->hdb, st->hashpath, keep_existing, NULL, &err) ==
 	    -1) {
+		log_warning("%s", err);
+		free(err);
+		err = NULL;
+	}
+	if (keymemo_save(st->km, st->kmpath, &err) == -1) {
 		log_warning("%s", err);
 		free(err);
 	}

@@ -48,6 +48,18 @@ check "no-op rerun says nothing to do" grep -q 'nothing to do' "$T/err"
 check "no-op rerun reads no file (no 'state: rehash')" \
     sh -c "! grep -q 'debug: state: \(re\)\?hash ' '$T/err'"
 check "the hashes come from the store" grep -q 'debug: state: .planmake/hashes: 4 file hashes, loaded in' "$T/err"
+# The keys of the last run are remembered by fingerprint; a damaged
+# memo only costs time.
+check "the key memo is kept" test -s "$T/w/.planmake/keys"
+printf 'PMKEYMEM junk' >"$T/w/.planmake/keys"
+: >"$T/fake.log"
+pm
+check "a damaged key memo: exit 0" test $? -eq 0
+check "a damaged key memo is a warning" \
+    grep -q "warning: .planmake/keys is damaged; computing every key again" "$T/err"
+check "a damaged key memo: still nothing asked" test "$(requests)" -eq 0
+pm
+check "the key memo is written again" sh -c "! grep -q 'keys' '$T/err'"
 # libcurl (and its 30 libraries) is loaded only when something is asked.
 (cd "$T/w" && LD_DEBUG=files "$PLANMAKE" -s) >/dev/null 2>"$T/lderr"
 check "a no-op does not load libcurl" sh -c "! grep -q 'file=libcurl' '$T/lderr'"
