@@ -11,32 +11,18 @@
 #include "journal.h"
 #include "util.h"
 
-static char	dir[] = "/tmp/pm-journal.XXXXXX";
-static char	olddir[4096];
-
 static int
 group_setup(void **state)
 {
 	(void)state;
-	if (getcwd(olddir, sizeof(olddir)) == NULL || mkdtemp(dir) == NULL ||
-	    chdir(dir) == -1)
-		return -1;
-	return 0;
+	return unit_tmpdir_enter("journal");
 }
 
 static int
 group_teardown(void **state)
 {
-	char *cmd;
-	int rc;
-
 	(void)state;
-	if (chdir(olddir) == -1)
-		return -1;
-	xasprintf(&cmd, "rm -rf %s", dir);
-	rc = system(cmd);
-	free(cmd);
-	return rc == 0 ? 0 : -1;
+	return unit_tmpdir_leave();
 }
 
 /* What the reader saw: the records joined as "f1|f2|...;". */

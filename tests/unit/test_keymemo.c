@@ -13,32 +13,19 @@
 #include "keymemo.h"
 #include "util.h"
 
-static char	dir[] = "/tmp/pm-keymemo.XXXXXX";
-static char	olddir[4096];
 
 static int
 group_setup(void **state)
 {
 	(void)state;
-	if (getcwd(olddir, sizeof(olddir)) == NULL || mkdtemp(dir) == NULL ||
-	    chdir(dir) == -1)
-		return -1;
-	return 0;
+	return unit_tmpdir_enter("keymemo");
 }
 
 static int
 group_teardown(void **state)
 {
-	char *cmd;
-	int rc;
-
 	(void)state;
-	if (chdir(olddir) == -1)
-		return -1;
-	xasprintf(&cmd, "rm -rf %s", dir);
-	rc = system(cmd);
-	free(cmd);
-	return rc == 0 ? 0 : -1;
+	return unit_tmpdir_leave();
 }
 
 static int

@@ -10,9 +10,6 @@
 #include "state.h"
 #include "util.h"
 
-static char	dir[] = "/tmp/pm-state.XXXXXX";
-static char	olddir[4096];
-
 #define K1 "1111111111111111111111111111111111111111111111111111111111111111"
 #define K2 "2222222222222222222222222222222222222222222222222222222222222222"
 #define KU "A111111111111111111111111111111111111111111111111111111111111111"	/* upper case */
@@ -23,25 +20,14 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	if (getcwd(olddir, sizeof(olddir)) == NULL || mkdtemp(dir) == NULL ||
-	    chdir(dir) == -1)
-		return -1;
-	return 0;
+	return unit_tmpdir_enter("state");
 }
 
 static int
 group_teardown(void **state)
 {
-	char *cmd;
-	int rc;
-
 	(void)state;
-	if (chdir(olddir) == -1)
-		return -1;
-	xasprintf(&cmd, "rm -rf %s", dir);
-	rc = system(cmd);
-	free(cmd);
-	return rc == 0 ? 0 : -1;
+	return unit_tmpdir_leave();
 }
 
 static void
