@@ -154,10 +154,9 @@ http_new(void)
 {
 	struct http *h;
 
-	curl_load();
+	/* libcurl is loaded with the first transfer: a build the cache
+	 * answers whole, or a cmd: provider, needs none. */
 	h = xcalloc(1, sizeof(*h));
-	if ((h->multi = curl_multi_init()) == NULL)
-		fatal("cannot initialise libcurl");
 	return h;
 }
 
@@ -209,7 +208,8 @@ http_free(struct http *h)
 		xfer_unlink(h, x);
 		xfer_free(x);
 	}
-	curl_multi_cleanup(h->multi);
+	if (h->multi != NULL)
+		curl_multi_cleanup(h->multi);
 	free(h);
 }
 
@@ -319,6 +319,11 @@ http_post(struct http *h, const char *url, const char *const *headers,
 	struct xfer *x;
 	CURLMcode mc;
 
+	if (h->multi == NULL) {
+		curl_load();
+		if ((h->multi = curl_multi_init()) == NULL)
+			fatal("cannot initialise libcurl");
+	}
 	x = xcalloc(1, sizeof(*x));
 	x->udata = udata;
 	x->body = body ? xstrdup(body) : NULL;
@@ -407,6 +412,23 @@ http_poll(struct http *h, int ms, struct http_waitfd *fds, unsigned nfds,
 	unsigned i;
 	int still, left;
 
+	if (h->multi == NULL) {
+		/* No transfer yet, so no libcurl: the other descriptors are
+		 * polled alone. */
+		struct pollfd pfd[nfds ? nfds : 1];
+
+		for (i = 0; i < nfds; i++) {
+			pfd[i].fd = fds[i].fd;
+			pfd[i].events = fds[i].events;
+			pfd[i].revents = 0;
+		}
+		if (poll(pfd, nfds, ms) == -1)
+			for (i = 0; i < nfds; i++)
+				pfd[i].revents = 0;
+		for (i = 0; i < nfds; i++)
+			fds[i].revents = pfd[i].revents;
+		return 0;
+	}
 	for (i = 0; i < nfds; i++) {
 		wfd[i].fd = fds[i].fd;
 		wfd[i].events = 0;

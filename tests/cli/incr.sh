@@ -66,6 +66,10 @@ check "a no-op does not load libcurl" sh -c "! grep -q 'file=libcurl' '$T/lderr'
 (cd "$T/w" && LD_DEBUG=files "$PLANMAKE" -s -B --refresh c.txt) \
     >/dev/null 2>"$T/lderr"
 check "a run that asks loads libcurl" grep -q 'file=libcurl' "$T/lderr"
+rm "$T/w/c.txt"
+(cd "$T/w" && LD_DEBUG=files "$PLANMAKE" -s) >/dev/null 2>"$T/lderr"
+check "a run the cache answers restores the target" test -s "$T/w/c.txt"
+check "... and loads no libcurl" sh -c "! grep -q 'file=libcurl' '$T/lderr'"
 printf '# Plan\nSmaLL.\n' >"$T/w/PLAN.md"	# same size, new content
 pm -d state -n
 check "an edited input is read again" grep -q 'state: rehash PLAN.md: its stat changed' "$T/err"
@@ -374,4 +378,17 @@ t1=$(date +%s.%N)
 check "SIGTERM exits 130" test $st -eq 130
 check "SIGTERM does not wait for the answers" awk "BEGIN { exit !($t1 - $t0 < 1.0) }"
 check "SIGTERM wrote nothing half-done" test ! -e "$T/w/a.txt" -a ! -e "$T/w/c.txt"
+
+# A lock that is not one is an error at its line, not an empty lock.
+: >"$T/w/planmake.lock"
+pm -n
+check "an empty planmake.lock exits 2" test $? -eq 2
+check "... saying so" grep -q 'planmake.lock:1: not a planmake lock file (it is empty)' "$T/err"
+printf '# planmake lock 1\r\n' >"$T/w/planmake.lock"
+pm -n
+check "a lock with CRLF ends is not read as one" grep -q "planmake.lock:1: not a planmake lock file (its first line is not '# planmake lock 1')" "$T/err"
+rm "$T/w/planmake.lock"
+pm --refresh --offline
+check "--refresh with --offline is refused" test $? -eq 2
+check "... naming both" grep -q -- '--refresh asks the model again and --offline asks nothing' "$T/err"
 finish
