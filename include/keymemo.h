@@ -50,7 +50,12 @@ int		 keymemo_find(struct keymemo *km, const unsigned char fp[16],
 void		 keymemo_add(struct keymemo *km, const unsigned char fp[16],
 		    const unsigned char key[32]);
 
-/* Lookups answered, and entries added, since km was made. */
+/* From now on find nothing, so that every key is computed, and mend
+ * the entries that disagree (-B, --refresh: the way out of a memo
+ * that is wrong however it got so). */
+void		 keymemo_verify(struct keymemo *km);
+
+/* Lookups answered, and entries added or mended, since km was made. */
 size_t		 keymemo_hits(const struct keymemo *km);
 size_t		 keymemo_added(const struct keymemo *km);
 

@@ -20,6 +20,8 @@ struct store_opts {
 	const char	*lockfile;	/* planmake.lock */
 	int		 readonly;	/* -n, -q: take no lock, write nothing */
 	int		 nowait;	/* --no-wait: fail when another writes */
+	int		 verify_keys;	/* -B, --refresh: compute every key
+					   and mend the key memo */
 };
 
 /* Open the state: take the writer's lock (unless readonly), load the

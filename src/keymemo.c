@@ -32,7 +32,8 @@ struct keymemo {
 	size_t		 nloaded;
 	unsigned char	*usedmark;	/* per loaded entry: used this run */
 	size_t		 cursor;	/* the loaded entry expected next */
-	uint32_t	*index;		/* open addressing over loaded, by
+	uint32_t	*index;		/* open addressing over all entries
+					   (numbered as in order), by
 					   fingerprint: 1 + entry, or 0 */
 	size_t		 indexcap;
 	struct entry	*fresh;		/* entries added in this run */
@@ -43,6 +44,7 @@ struct keymemo {
 	size_t		 nused, usedcap;
 	size_t		 misses;	/* lookups the cursor did not answer */
 	size_t		 hits, added;
+	int		 verify;	/* compute every key; mend the memo */
 };
 
 /* The fingerprint: two 64-bit lanes, each 16 bytes folded in by a
@@ -167,7 +169,13 @@ keymemo_load(struct keymemo *km, const char *path, char **errp)
 	memcpy(&version, b.data + 8, 4);
 	memcpy(&order, b.data + 12, 4);
 	memcpy(&count, b.data + 16, 8);
-	if (order != ORDER_MARK || version != KEYMEMO_VERSION) {
+	if (order != ORDER_MARK) {
+		xasprintf(errp, "%s was written with another byte order; "
+		    "computing every key again", path);
+		buf_free(&b);
+		return -1;
+	}
+	if (version != KEYMEMO_VERSION) {
 		xasprintf(errp, "%s is of another format (version %u); "
 		    "computing every key again", path, (unsigned)version);
 		buf_free(&b);
@@ -191,77 +199,99 @@ bad:
 	return -1;
 }
 
-/* Index the loaded entries by fingerprint, once. */
+/* Entry n, numbered as in km->order. */
+static struct entry *
+entry_at(struct keymemo *km, size_t n)
+{
+	return n < km->nloaded ? &km->loaded[n] : &km->fresh[n - km->nloaded];
+}
+
+/* The index slot of fp: its entry's, or the empty one it would take. */
+static size_t
+index_slot(struct keymemo *km, const unsigned char fp[16])
+{
+	size_t j, mask = km->indexcap - 1;
+	uint64_t h;
+
+	memcpy(&h, fp, 8);
+	for (j = (size_t)h & mask; km->index[j] != 0; j = (j + 1) & mask)
+		if (memcmp(entry_at(km, km->index[j] - 1)->fp,
+		    fp, 16) == 0)
+			break;
+	return j;
+}
+
+/* Index every entry by fingerprint (a fingerprint given twice keeps its
+ * first entry), at least half the slots empty. */
 static void
 index_build(struct keymemo *km)
 {
-	size_t i, j, mask;
-	uint64_t h;
+	size_t n, total = km->nloaded + km->nfresh, cap, j;
 
-	if (km->index != NULL || km->nloaded == 0)
-		return;
-	for (km->indexcap = 64; km->indexcap < 2 * km->nloaded;
-	    km->indexcap *= 2)
+	for (cap = 64; cap < 2 * (total + 1); cap *= 2)
 		continue;
-	km->index = xcalloc(km->indexcap, sizeof(*km->index));
-	mask = km->indexcap - 1;
-	for (i = 0; i < km->nloaded; i++) {
-		memcpy(&h, km->loaded[i].fp, 8);
-		for (j = (size_t)h & mask; km->index[j] != 0; j = (j + 1) & mask)
-			continue;
-		km->index[j] = (uint32_t)(i + 1);
-	}
+	if (km->index != NULL && cap <= km->indexcap)
+		return;
+	free(km->index);
+	km->indexcap = cap;
+	km->index = xcalloc(cap, sizeof(*km->index));
+	for (n = 0; n < total; n++)
+		if (km->index[j = index_slot(km, entry_at(km, n)->fp)] == 0)
+			km->index[j] = (uint32_t)(n + 1);
 }
 
-/* The loaded entry of fp, or -1. */
+/* The entry of fp, or -1. */
 static long
-loaded_find(struct keymemo *km, const unsigned char fp[16])
+entry_find(struct keymemo *km, const unsigned char fp[16])
 {
-	size_t j, mask;
-	uint64_t h;
+	size_t j;
 
 	if (km->cursor < km->nloaded &&
 	    memcmp(km->loaded[km->cursor].fp, fp, 16) == 0)
 		return (long)km->cursor++;
 	km->misses++;
 	index_build(km);
-	if (km->index == NULL)
+	if (km->index[j = index_slot(km, fp)] == 0)
 		return -1;
-	memcpy(&h, fp, 8);
-	mask = km->indexcap - 1;
-	for (j = (size_t)h & mask; km->index[j] != 0; j = (j + 1) & mask)
-		if (memcmp(km->loaded[km->index[j] - 1].fp, fp, 16) == 0) {
-			km->cursor = km->index[j];	/* on from there */
-			return (long)km->index[j] - 1;
-		}
-	return -1;
+	if (km->index[j] - 1 < km->nloaded)
+		km->cursor = km->index[j];	/* on from there */
+	return (long)km->index[j] - 1;
 }
 
-/* Note entry i (as numbered in km->order) as used next. */
+/* Note entry n (as numbered in km->order) as used next. */
 static void
-use(struct keymemo *km, size_t i)
+use(struct keymemo *km, size_t n)
 {
+	if (n < km->nloaded) {
+		if (km->usedmark[n])
+			return;
+		km->usedmark[n] = 1;
+	} else if (n < km->nloaded + km->nfresh)
+		return;		/* a fresh one is in order from its start */
 	if (km->nused == km->usedcap) {
 		km->usedcap = km->usedcap ? 2 * km->usedcap : 1024;
 		km->order = xreallocarray(km->order, km->usedcap,
 		    sizeof(*km->order));
 	}
-	km->order[km->nused++] = (uint32_t)i;
+	km->order[km->nused++] = (uint32_t)n;
+}
+
+void
+keymemo_verify(struct keymemo *km)
+{
+	km->verify = 1;
 }
 
 int
 keymemo_find(struct keymemo *km, const unsigned char fp[16],
     unsigned char key[32])
 {
-	long i;
+	long n;
 
-	if ((i = loaded_find(km, fp)) == -1)
+	if (km->verify || (n = entry_find(km, fp)) == -1)
 		return 0;
-	memcpy(key, km->loaded[i].key, 32);
-	if (!km->usedmark[i]) {
-		km->usedmark[i] = 1;
-		use(km, (size_t)i);
-	}
+	memcpy(key, entry_at(km, (size_t)n)->key, 32);
+	use(km, (size_t)n);
 	km->hits++;
 	return 1;
 }
@@ -270,7 +300,21 @@ void
 keymemo_add(struct keymemo *km, const unsigned char fp[16],
     const unsigned char key[32])
 {
-	if (km->nloaded + km->nfresh >= UINT32_MAX)
+	struct entry *e;
+	size_t j;
+
+	index_build(km);
+	if (km->index[j = index_slot(km, fp)] != 0) {
+		/* Known (asked again, or under verify): mended if wrong. */
+		e = entry_at(km, km->index[j] - 1);
+		if (memcmp(e->key, key, 32) != 0) {
+			memcpy(e->key, key, 32);
+			km->added++;
+		}
+		use(km, km->index[j] - 1);
+		return;
+	}
+	if (km->nloaded + km->nfresh + 1 >= UINT32_MAX)
 		return;		/* past any plan: just not remembered */
 	if (km->nfresh == km->freshcap) {
 		km->freshcap = km->freshcap ? 2 * km->freshcap : 1024;
@@ -279,8 +323,11 @@ keymemo_add(struct keymemo *km, const unsigned char fp[16],
 	}
 	memcpy(km->fresh[km->nfresh].fp, fp, 16);
 	memcpy(km->fresh[km->nfresh].key, key, 32);
-	use(km, km->nloaded + km->nfresh++);
+	km->index[j] = (uint32_t)(km->nloaded + km->nfresh + 1);
+	use(km, km->nloaded + km->nfresh);	/* before it is counted */
+	km->nfresh++;
 	km->added++;
+	index_build(km);	/* grown when half full */
 }
 
 int
@@ -307,8 +354,10 @@ keymemo_save(struct keymemo *km, const char *path, char **errp)
 		    &km->loaded[km->order[i]] :
 		    &km->fresh[km->order[i] - km->nloaded], ENTRY_LEN);
 	count = km->nused;
+	index_build(km);
 	for (i = 0; i < km->nloaded && count < keep; i++)
-		if (!km->usedmark[i]) {
+		if (!km->usedmark[i] &&
+		    km->index[index_slot(km, km->loaded[i].fp)] == i + 1) {
 			buf_add(&b, &km->loaded[i], ENTRY_LEN);
 			count++;
 		}
@@ -317,8 +366,9 @@ keymemo_save(struct keymemo *km, const char *path, char **errp)
 	buf_add(&b, sum, 16);
 	rc = file_write_atomic(path, b.data, b.len, 0, errp);
 	buf_free(&b);
-	log_debug(LOG_STATE, "%s: %zu keys saved (%zu new, %zu lookups out of "
-	    "order)", path, (size_t)count, km->added, km->misses);
+	log_debug(LOG_STATE, "%s: %zu keys saved (%zu new or mended, %zu "
+	    "lookups out of order)", path, (size_t)count, km->added,
+	    km->misses);
 	return rc;
 }
 

@@ -1928,6 +1928,7 @@ sched_init(struct sched *s, struct plan *p, struct dag *d,
 	so.lockfile = o->lockfile;
 	so.readonly = o->dry_run || o->question;
 	so.nowait = o->nowait;
+	so.verify_keys = o->always || o->refresh;
 	if ((s->store = store_open(&so, &s->lock, &err)) == NULL) {
 		log_error("%s", err);
 		free(err);

@@ -257,6 +257,8 @@ store_open(const struct store_opts *o, struct lock *l, char **errp)
 		free(err);
 		err = NULL;
 	}
+	if (o->verify_keys)
+		keymemo_verify(st->km);
 	keyhash_use_memo(st->km);
 	if (store_recover(st, l, errp) == -1)
 		goto fail;

@@ -198,6 +198,76 @@ test_damaged_and_other_versions(void **state)
 	buf_free(&b);
 }
 
+/* The number of entries in the memo file at path. */
+static size_t
+entries_in(const char *path)
+{
+	struct buf b = { 0 };
+	char *err = NULL;
+	size_t n;
+
+	assert_int_equal(file_read(path, &b, &err), 0);
+	n = (b.len - 24 - 16) / 48;
+	buf_free(&b);
+	return n;
+}
+
+/* A key computed twice in a run is remembered once; one that is wrong
+ * (however it got so) is used until -B or --refresh verify, which mend
+ * it. */
+static void
+test_once_and_mended(void **state)
+{
+	struct keymemo *km;
+	unsigned char fp[16], key[32], want[32], wrong[32];
+	char *err = NULL;
+	size_t i;
+
+	(void)state;
+	km = keymemo_new();
+	for (i = 0; i < 3; i++) {
+		entry(i, fp, key);
+		keymemo_add(km, fp, key);
+		assert_int_equal(keymemo_find(km, fp, want), 1);
+		assert_memory_equal(key, want, 32);
+		keymemo_add(km, fp, key);	/* the same, again */
+	}
+	assert_int_equal(keymemo_added(km), 3);
+	assert_int_equal(keymemo_save(km, "k3", &err), 0);
+	keymemo_free(km);
+	assert_int_equal(entries_in("k3"), 3);
+
+	/* Entry 1 made wrong: believed (the memo is trusted)... */
+	km = keymemo_new();
+	assert_int_equal(keymemo_load(km, "k3", &err), 0);
+	entry(1, fp, want);
+	memset(wrong, 0x5a, sizeof(wrong));
+	keymemo_add(km, fp, wrong);
+	assert_int_equal(keymemo_save(km, "k3", &err), 0);
+	keymemo_free(km);
+	km = keymemo_new();
+	assert_int_equal(keymemo_load(km, "k3", &err), 0);
+	assert_int_equal(keymemo_find(km, fp, key), 1);
+	assert_memory_equal(key, wrong, 32);
+	keymemo_free(km);
+
+	/* ... until verified: nothing is found, the key computed again is
+	 * put back, and the file holds it afterwards. */
+	km = keymemo_new();
+	assert_int_equal(keymemo_load(km, "k3", &err), 0);
+	keymemo_verify(km);
+	assert_int_equal(keymemo_find(km, fp, key), 0);
+	keymemo_add(km, fp, want);
+	assert_int_equal(keymemo_save(km, "k3", &err), 0);
+	keymemo_free(km);
+	km = keymemo_new();
+	assert_int_equal(keymemo_load(km, "k3", &err), 0);
+	assert_int_equal(keymemo_find(km, fp, key), 1);
+	assert_memory_equal(key, want, 32);
+	keymemo_free(km);
+	assert_int_equal(entries_in("k3"), 3);
+}
+
 int
 main(void)
 {
@@ -205,6 +275,7 @@ main(void)
 		cmocka_unit_test(test_fingerprint),
 		cmocka_unit_test(test_found_in_and_out_of_order),
 		cmocka_unit_test(test_damaged_and_other_versions),
+		cmocka_unit_test(test_once_and_mended),
 	};
 
 	return cmocka_run_group_tests_name("keymemo", tests, group_setup,
