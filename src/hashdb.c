@@ -245,7 +245,13 @@ hashdb_load(struct hashdb *db, const char *path, char **errp)
 	memcpy(&version, head + 8, 4);
 	memcpy(&order, head + 12, 4);
 	memcpy(&count, head + 16, 8);
-	if (order != ORDER_MARK || version != HASHDB_VERSION) {
+	if (order != ORDER_MARK) {
+		xasprintf(errp, "%s was written with another byte order; "
+		    "hashing every file again", path);
+		fclose(f);
+		return -1;
+	}
+	if (version != HASHDB_VERSION) {
 		xasprintf(errp, "%s is of another format (version %u); "
 		    "hashing every file again", path, (unsigned)version);
 		fclose(f);
@@ -334,9 +340,9 @@ hashdb_save(struct hashdb *db, const char *path,
 	 * so that the next run finds its records in order. */
 	if (!db->dirty && (db->misses <= 64 || db->misses * 8 <= db->nused))
 		return 0;
-	log_debug(LOG_STATE, "%s: saved (%s; %zu of %zu lookups out of "
-	    "order)", path, db->dirty ? "changed" : "reordered", db->misses,
-	    db->nused);
+	log_debug(LOG_STATE, "%s: saved (%s; %zu records used, %zu lookups "
+	    "out of order)", path, db->dirty ? "changed" : "reordered",
+	    db->nused, db->misses);
 	buf_grow(&b, HEADER_LEN + (db->nloaded + db->nused) *
 	    (RECORD_LEN + 32) + 32);
 	buf_add(&b, MAGIC, 8);

@@ -467,6 +467,12 @@ main(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (o.refresh && o.offline) {
+		log_error("--refresh asks the model again and --offline asks "
+		    "nothing: give one of them");
+		rc = 2;
+		goto out;
+	}
 	if (dir != NULL && chdir(dir) == -1) {
 		log_error("cannot enter %s: %s", dir, strerror(errno));
 		rc = 2;

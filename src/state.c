@@ -42,43 +42,69 @@ entry_new(const char *path)
 	return e;
 }
 
-/* Parse one entry line (modified in place) into l. */
-static int
+/* Parse one entry line (modified in place) into l.  NULL, or why the
+ * line is not an entry. */
+static const char *
 lock_parse_line(struct lock *l, char *line)
 {
 	struct lock_entry *e, *old;
 	char *key, *hash;
+	size_t n = strlen(line);
 
-	if ((key = strchr(line, '\t')) == NULL)
-		return -1;
+	if (n > 0 && line[n - 1] == '\r')
+		return "a carriage return ends it (CRLF line ends?)";
+	if ((key = strchr(line, '\t')) == NULL ||
+	    (hash = strchr(key + 1, '\t')) == NULL)
+		return "not PATH<TAB>KEY<TAB>HASH";
 	*key++ = '\0';
-	if ((hash = strchr(key, '\t')) == NULL)
-		return -1;
 	*hash++ = '\0';
-	if (!hex64_valid(key) || !hex64_valid(hash) ||
-	    line[0] == '\0' || unescape_field(line) == -1)
-		return -1;
+	if (line[0] == '\0')
+		return "the path is empty";
+	if (!hex64_valid(key))
+		return "the key is not 64 lower-case hex digits";
+	if (!hex64_valid(hash))
+		return "the hash is not 64 lower-case hex digits";
+	if (unescape_field(line) == -1)
+		return "a backslash in the path escapes neither \\\\, \\t nor \\n";
 	e = entry_new(line);
 	memcpy(e->key, key, 64);
 	memcpy(e->hash, hash, 64);
-	/* One probe for the usual line; a path given twice keeps the
-	 * first entry (the map's key) with the last line's hashes. */
+	/* One probe for the usual line. */
 	if ((old = smap_put(&l->bypath, e->path, e)) != NULL) {
-		memcpy(old->key, e->key, 65);
-		memcpy(old->hash, e->hash, 65);
 		smap_put(&l->bypath, old->path, old);
 		free(e);
+		return "its path is listed twice";
 	}
-	return 0;
+	return NULL;
+}
+
+/* Whether line is the header of a lock of format version (its number
+ * alone, digits only). */
+static int
+lock_header(const char *line, long *version)
+{
+	static const char head[] = "# planmake lock ";
+	const char *p;
+
+	if (strncmp(line, head, sizeof(head) - 1) != 0)
+		return 0;
+	p = line + sizeof(head) - 1;
+	if (*p < '0' || *p > '9' || (*p == '0' && p[1] != '\0') ||
+	    strspn(p, "0123456789") != strlen(p) || strlen(p) > 9)
+		return 0;
+	*version = strtol(p, NULL, 10);
+	return 1;
 }
 
 int
 lock_load(struct lock *l, const char *path, char **errp)
 {
 	char *line = NULL;
+	const char *why;
 	size_t cap = 0;
 	ssize_t n;
-	int lineno, version, rc = -1;
+	int lineno, rc = -1;
+	long version;
 	struct stat st;
 	double t0 = now_mono();
 	FILE *f;
@@ -99,31 +125,37 @@ lock_load(struct lock *l, const char *path, char **errp)
 		if (n > 0 && line[n - 1] == '\n')
 			line[--n] = '\0';
 		if ((size_t)n != strlen(line)) {
-			xasprintf(errp, "%s:%d: malformed lock entry", path,
-			    lineno);
+			xasprintf(errp, "%s:%d: malformed lock entry: a NUL byte",
+			    path, lineno);
 			goto out;
 		}
 		if (lineno == 1) {
-			if (sscanf(line, "# planmake lock %d", &version) != 1) {
+			if (!lock_header(line, &version)) {
 				xasprintf(errp, "%s:1: not a planmake lock "
-				    "file", path);
+				    "file (its first line is not '# planmake "
+				    "lock %d')", path, LOCK_VERSION);
 				goto out;
 			}
 			if (version != LOCK_VERSION) {
-				xasprintf(errp, "%s:1: lock format %d is not "
+				xasprintf(errp, "%s:1: lock format %ld is not "
 				    "known to this planmake (it reads %d)",
 				    path, version, LOCK_VERSION);
 				goto out;
 			}
 		} else if (*line != '\0' && *line != '#' &&
-		    lock_parse_line(l, line) == -1) {
-			xasprintf(errp, "%s:%d: malformed lock entry", path,
-			    lineno);
+		    (why = lock_parse_line(l, line)) != NULL) {
+			xasprintf(errp, "%s:%d: malformed lock entry: %s", path,
+			    lineno, why);
 			goto out;
 		}
 	}
 	if (ferror(f)) {
 		xasprintf(errp, "cannot read %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (lineno == 1) {
+		xasprintf(errp, "%s:1: not a planmake lock file (it is empty)",
+		    path);
 		goto out;
 	}
 	l->dirty = 0;

@@ -130,12 +130,12 @@ test_lock_round_trip(void **state)
 	put_file("a.lock", "# planmake lock 1\n"
 	    "b.txt\t" K1 "\t" HA "\n"
 	    "a\\tb\\\\c.txt\t" K2 "\t" HB "\n"
-	    "b.txt\t" K2 "\t" HB "\n");	/* given twice: the last wins */
+	    "# a comment, and an empty line\n\n");
 	assert_int_equal(lock_load(&l, "a.lock", &err), 0);
 	assert_null(err);
 	assert_non_null(e = lock_get(&l, "b.txt"));
-	assert_string_equal(e->key, K2);
-	assert_string_equal(e->hash, HB);
+	assert_string_equal(e->key, K1);
+	assert_string_equal(e->hash, HA);
 	assert_non_null(e = lock_get(&l, "a\tb\\c.txt"));
 	assert_string_equal(e->key, K2);
 	assert_null(lock_get(&l, "c.txt"));
@@ -171,11 +171,13 @@ test_lock_round_trip(void **state)
 	lock_free(&m);
 }
 
+/* A lock of a good line, then line (the third), must fail to load with
+ * "bad.lock:3: malformed lock entry: " and why. */
 static void
-check_bad_line(const char *line, int lineno)
+check_bad_line(const char *line, const char *why)
 {
 	struct lock l = { 0 };
-	char *err = NULL, *text, want[64];
+	char *err = NULL, *text, *want;
 
 	xasprintf(&text, "# planmake lock 1\nok.txt\t" K1 "\t" HA "\n%s\n",
 	    line);
@@ -183,8 +185,23 @@ check_bad_line(const char *line, int lineno)
 	free(text);
 	assert_int_equal(lock_load(&l, "bad.lock", &err), -1);
 	assert_non_null(err);
-	snprintf(want, sizeof(want), "bad.lock:%d: malformed lock entry",
-	    lineno);
+	xasprintf(&want, "bad.lock:3: malformed lock entry: %s", why);
+	assert_string_equal(err, want);
+	free(want);
+	free(err);
+	lock_free(&l);
+}
+
+/* A lock of text must fail to load with error want. */
+static void
+check_bad_lock(const char *text, const char *want)
+{
+	struct lock l = { 0 };
+	char *err = NULL;
+
+	put_file("v.lock", text);
+	assert_int_equal(lock_load(&l, "v.lock", &err), -1);
+	assert_non_null(err);
 	assert_string_equal(err, want);
 	free(err);
 	lock_free(&l);
@@ -193,23 +210,35 @@ check_bad_line(const char *line, int lineno)
 static void
 test_lock_malformed(void **state)
 {
-	struct lock l = { 0 };
-	char *err = NULL;
+	const char *nohead = "v.lock:1: not a planmake lock file (its first "
+	    "line is not '# planmake lock 1')";
 
 	(void)state;
-	check_bad_line("x.txt\t" K1, 3);			/* no hash */
-	check_bad_line("x.txt\t" K1 "1\t" HA, 3);		/* 65 digits */
-	check_bad_line("x.txt\t" "1" "\t" HA, 3);		/* 1 digit */
-	check_bad_line("x.txt\t" K1 "\t" HA "a", 3);
-	check_bad_line("x.txt\t" KU "\t" HA, 3);
-	check_bad_line("\t" K1 "\t" HA, 3);			/* no path */
-	check_bad_line("x\\q.txt\t" K1 "\t" HA, 3);		/* bad escape */
-	put_file("v.lock", "# planmake lock 9\n");
-	assert_int_equal(lock_load(&l, "v.lock", &err), -1);
-	assert_string_equal(err, "v.lock:1: lock format 9 is not known to "
-	    "this planmake (it reads 1)");
-	free(err);
-	lock_free(&l);
+	check_bad_line("x.txt\t" K1, "not PATH<TAB>KEY<TAB>HASH");
+	check_bad_line("x.txt\t" K1 "1\t" HA,
+	    "the key is not 64 lower-case hex digits");
+	check_bad_line("x.txt\t" "1" "\t" HA,
+	    "the key is not 64 lower-case hex digits");
+	check_bad_line("x.txt\t" K1 "\t" HA "a",
+	    "the hash is not 64 lower-case hex digits");
+	check_bad_line("x.txt\t" KU "\t" HA,
+	    "the key is not 64 lower-case hex digits");
+	check_bad_line("\t" K1 "\t" HA, "the path is empty");
+	check_bad_line("x\\q.txt\t" K1 "\t" HA, "a backslash in the path "
+	    "escapes neither \\\\, \\t nor \\n");
+	check_bad_line("x.txt\t" K1 "\t" HA "\r",
+	    "a carriage return ends it (CRLF line ends?)");
+	check_bad_line("ok.txt\t" K2 "\t" HB, "its path is listed twice");
+
+	check_bad_lock("# planmake lock 9\n", "v.lock:1: lock format 9 is not "
+	    "known to this planmake (it reads 1)");
+	check_bad_lock("", "v.lock:1: not a planmake lock file (it is empty)");
+	check_bad_lock("# planmake lock 1x\n", nohead);
+	check_bad_lock("# planmake lock 01\n", nohead);
+	check_bad_lock("# planmake lock 1.5\n", nohead);
+	check_bad_lock("# planmake lock 4294967297\n", nohead);
+	check_bad_lock("#planmake lock 1\n", nohead);
+	check_bad_lock("# planmake lock 1\r\n", nohead);
 }
 
 int
