@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -119,13 +120,19 @@ curl_sym(void *lib, const char *name, void *fn)
 static void
 curl_load(void)
 {
+	char why[512];
 	void *lib;
 
 	if (curl_ready)
 		return;
-	if ((lib = dlopen(PM_LIBCURL, RTLD_NOW | RTLD_LOCAL)) == NULL)
-		fatal("cannot load libcurl: %s (make deps installs it)",
-		    dlerror());
+	/* The same API is built on GnuTLS under another name. */
+	if ((lib = dlopen(PM_LIBCURL, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		snprintf(why, sizeof(why), "%s", dlerror());
+		if ((lib = dlopen("libcurl-gnutls.so.4", RTLD_NOW |
+		    RTLD_LOCAL)) == NULL)
+			fatal("cannot load libcurl: %s (make deps installs "
+			    "it)", why);
+	}
 	curl_sym(lib, "curl_global_init", &pm_curl.global_init);
 	curl_sym(lib, "curl_multi_init", &pm_curl.multi_init);
 	curl_sym(lib, "curl_multi_cleanup", &pm_curl.multi_cleanup);
