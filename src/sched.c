@@ -257,7 +257,7 @@ task_uptodate(struct sched *s, struct task *t, char **why)
 	struct node *o;
 	char hash[65], *err = NULL, *diff;
 	size_t i;
-	int ok = 1, rc;
+	int ok = 1, rc, mine;
 
 	r->edited = NULL;
 	if (t->phony) {
@@ -272,19 +272,25 @@ task_uptodate(struct sched *s, struct task *t, char **why)
 		o = t->outs[i];
 		e = lock_get(&s->lock, o->path);
 		if (e == NULL) {
-			if (ok)
-				xasprintf(why, "'%s' is not in planmake.lock",
-				    o->path);
-			ok = 0;
 			/* A file there that planmake never wrote is a
 			 * person's: refused before anything is asked, unless
 			 * the cache holds an answer (target_guard() then
-			 * compares it with the file). */
-			if (r->edited == NULL && !forced(s, o->path) &&
-			    store_hash_stat(s->store, o->path, dag_node_stat(o),
-			    hash, &err) == 1 &&
-			    !cache_has(s, r->spec->key))
+			 * compares it with the file, and -n says so). */
+			mine = r->edited != NULL || forced(s, o->path) ||
+			    store_hash_stat(s->store, o->path,
+			    dag_node_stat(o), hash, &err) != 1;
+			if (!mine && !cache_has(s, r->spec->key))
 				r->edited = o->path;
+			if (ok && !mine && r->edited == NULL)
+				xasprintf(why, "'%s' is not in planmake.lock, "
+				    "and a file planmake did not write is "
+				    "there: it is kept unless it holds the "
+				    "answer already (--force=%s writes it)",
+				    o->path, o->path);
+			else if (ok)
+				xasprintf(why, "'%s' is not in planmake.lock",
+				    o->path);
+			ok = 0;
 			free(err);
 			err = NULL;
 			continue;
