@@ -1259,6 +1259,10 @@ task_start(struct sched *s, struct task *t)
 		return;
 	}
 	log_note("'%s' runs: %s", t->name, why);
+	/* Judged only now that what it reads is built; the others were
+	 * explained before the build. */
+	if (r->need == NEED_LATER)
+		log_debug(LOG_EXPLAIN, "'%s' is stale: %s", t->name, why);
 	free(why);
 	if (task_from_cache(s, t) != 0)
 		return;

@@ -379,6 +379,17 @@ check "SIGTERM exits 130" test $st -eq 130
 check "SIGTERM does not wait for the answers" awk "BEGIN { exit !($t1 - $t0 < 1.0) }"
 check "SIGTERM wrote nothing half-done" test ! -e "$T/w/a.txt" -a ! -e "$T/w/c.txt"
 
+# -d explain during a build: a task judged only once what it reads is
+# built is explained then.
+mkdir -p "$T/ex"
+printf 'all: b.txt\n.PHONY: all\na.txt:\n\tSay a.\nb.txt: a.txt\n\tSay b.\n' \
+    >"$T/ex/Planfile"
+(cd "$T/ex" && "$PLANMAKE" -s) >/dev/null 2>&1
+sed -i 's/Say a\./Say a, again./' "$T/ex/Planfile"
+(cd "$T/ex" && "$PLANMAKE" -d explain) >/dev/null 2>"$T/err"
+check "-d explain: the edited task" grep -q "debug: explain: 'a.txt' is stale: its request changed: prompt line 1 changed" "$T/err"
+check "-d explain: its reader, when it starts" grep -q "debug: explain: 'b.txt' is stale: its request changed: input 'a.txt' changed" "$T/err"
+
 # A lock that is not one is an error at its line, not an empty lock.
 : >"$T/w/planmake.lock"
 pm -n
