@@ -76,6 +76,8 @@ struct run {
 	signed char	 need;		/* enum need, from the first pass */
 	unsigned char	 same_outs;	/* the cache restores the locked
 					   files */
+	unsigned char	 certain;	/* -n: NEED_LATER, but stale already
+					   by what it reads now */
 };
 
 struct sched {
@@ -425,6 +427,33 @@ locked_outputs(struct sched *s, struct task *t)
 	return 1;
 }
 
+/* -n: whether t, which reads what dependency k will change, is stale
+ * already by what it reads now (its prompt, a setting or another input
+ * changed); then it will be asked whatever k writes, and r->why says
+ * why. */
+static void
+judge_now(struct sched *s, struct task *t, size_t k)
+{
+	struct run *r = t->run;
+	char *err = NULL, *why = NULL;
+	const char *edited;
+
+	if (task_prepare(s, t, &err) == -1) {
+		free(err);	/* an input yet to be made: judged later */
+		return;
+	}
+	edited = r->edited;
+	if (!task_uptodate(s, t, &why) && strncmp(why, "its request "
+	    "changed", 19) == 0) {
+		r->certain = 1;
+		free(r->why);
+		xasprintf(&r->why, "%s (and it depends on '%s', which will "
+		    "change)", why, t->deps[k]->name);
+	}
+	r->edited = edited;
+	free(why);
+}
+
 /* First pass, in dependency order: what each task will need, as far as
  * it can be known before anything runs. */
 static void
@@ -453,8 +482,11 @@ sched_assess(struct sched *s)
 			    "change", t->deps[k]->name);
 			break;
 		}
-		if (r->need == NEED_LATER)
+		if (r->need == NEED_LATER) {
+			if (s->opts->dry_run)
+				judge_now(s, t, k);
 			continue;
+		}
 		err = NULL;
 		if (task_prepare(s, t, &err) == -1) {
 			/* An input the cache is about to restore cannot be
@@ -628,7 +660,7 @@ sched_dry_run(struct sched *s)
 			buf_printf(&b, "about %ld tokens in, at most %ld out, ",
 			    est.in, est.out);
 			cost_text(&b, est.cost);
-			if (r->need == NEED_REQUEST)
+			if (r->need == NEED_REQUEST || r->certain)
 				printf("ask the %s tier (%s:%s) for %s: %s; "
 				    "%s\n", r->spec->tier, r->spec->provider,
 				    r->spec->model, t->name, r->why, b.data);
@@ -645,7 +677,7 @@ sched_dry_run(struct sched *s)
 				cost += est.cost;
 				ts->cost += est.cost;
 			}
-			if (r->need == NEED_REQUEST)
+			if (r->need == NEED_REQUEST || r->certain)
 				nask++;
 			else
 				nlater++;
@@ -713,7 +745,7 @@ sched_dry_json(struct sched *s)
 			continue;
 		}
 		jt = json_pack("{s:s, s:s, s:s?}", "name", t->name, "need",
-		    needs[r->need], "why", r->why);
+		    r->certain ? "request" : needs[r->need], "why", r->why);
 		if (r->need == NEED_CACHE)
 			ncache++;
 		if (r->need == NEED_REQUEST || r->need == NEED_LATER) {
@@ -737,7 +769,7 @@ sched_dry_json(struct sched *s)
 				cost += est.cost;
 				ts->cost += est.cost;
 			}
-			if (r->need == NEED_REQUEST)
+			if (r->need == NEED_REQUEST || r->certain)
 				nask++;
 			else
 				nlater++;

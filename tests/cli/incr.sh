@@ -390,6 +390,19 @@ sed -i 's/Say a\./Say a, again./' "$T/ex/Planfile"
 check "-d explain: the edited task" grep -q "debug: explain: 'a.txt' is stale: its request changed: prompt line 1 changed" "$T/err"
 check "-d explain: its reader, when it starts" grep -q "debug: explain: 'b.txt' is stale: its request changed: input 'a.txt' changed" "$T/err"
 
+# -n: a task that reads a changing task is "maybe", unless it is stale
+# already by another input; then it is asked, and counted so.
+mkdir -p "$T/ln"
+echo plan >"$T/ln/PLAN.md"
+printf 'all: c.txt\n.PHONY: all\na.txt: PLAN.md\n\tSay a.\nb.txt: a.txt\n\tSay b.\nc.txt: b.txt PLAN.md\n\tSay c.\n' \
+    >"$T/ln/Planfile"
+(cd "$T/ln" && "$PLANMAKE" -s) >/dev/null 2>&1
+echo more >>"$T/ln/PLAN.md"
+(cd "$T/ln" && "$PLANMAKE" -n) >"$T/out" 2>"$T/err"
+check "-n: a reader of a changing task only is maybe" grep -q "^maybe ask for b.txt: it depends on 'a.txt'" "$T/out"
+check "-n: one whose own input changed is asked" grep -q "^ask the cheap tier .* for c.txt: its request changed: input 'PLAN.md' changed (and it depends on 'b.txt', which will change)" "$T/out"
+check "-n: and counted as asked" grep -q '^would ask 2 tasks (and 1 more if what they read changes)' "$T/out"
+
 # A lock that is not one is an error at its line, not an empty lock.
 : >"$T/w/planmake.lock"
 pm -n
