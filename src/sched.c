@@ -259,7 +259,7 @@ task_uptodate(struct sched *s, struct task *t, char **why)
 	struct node *o;
 	char hash[65], *err = NULL, *diff;
 	size_t i;
-	int ok = 1, rc, mine;
+	int ok = 1, rc, theirs;
 
 	r->edited = NULL;
 	if (t->phony) {
@@ -278,12 +278,12 @@ task_uptodate(struct sched *s, struct task *t, char **why)
 			 * person's: refused before anything is asked, unless
 			 * the cache holds an answer (target_guard() then
 			 * compares it with the file, and -n says so). */
-			mine = r->edited != NULL || forced(s, o->path) ||
+			theirs = r->edited == NULL && !forced(s, o->path) &&
 			    store_hash_stat(s->store, o->path,
-			    dag_node_stat(o), hash, &err) != 1;
-			if (!mine && !cache_has(s, r->spec->key))
+			    dag_node_stat(o), hash, &err) == 1;
+			if (theirs && !cache_has(s, r->spec->key))
 				r->edited = o->path;
-			if (ok && !mine && r->edited == NULL)
+			if (ok && theirs && r->edited == NULL)
 				xasprintf(why, "'%s' is not in planmake.lock, "
 				    "and a file planmake did not write is "
 				    "there: it is kept unless it holds the "
@@ -404,11 +404,9 @@ outputs_change(const struct task *t)
 	return r->need != NEED_NOTHING && !r->same_outs;
 }
 
-/* For a task the cache answers: when the lock holds its current key for
- * every target, the cache gives back exactly the locked files (only some
- * are missing), so take their hashes from the lock and return 1. */
+/* Whether the lock holds t's current key for every target. */
 static int
-locked_outputs(struct sched *s, struct task *t)
+key_locked(struct sched *s, struct task *t)
 {
 	struct lock_entry *e;
 	size_t i;
@@ -419,6 +417,20 @@ locked_outputs(struct sched *s, struct task *t)
 		    strcmp(e->key, ((struct run *)t->run)->spec->key) != 0)
 			return 0;
 	}
+	return 1;
+}
+
+/* For a task the cache answers: when the lock holds its current key for
+ * every target, the cache gives back exactly the locked files (only some
+ * are missing), so take their hashes from the lock and return 1. */
+static int
+locked_outputs(struct sched *s, struct task *t)
+{
+	struct lock_entry *e;
+	size_t i;
+
+	if (!key_locked(s, t))
+		return 0;
 	for (i = 0; i < t->nouts; i++) {
 		e = lock_get(&s->lock, t->outs[i]->path);
 		memcpy(t->outs[i]->hash, e->hash, 65);
@@ -436,21 +448,18 @@ judge_now(struct sched *s, struct task *t, size_t k)
 {
 	struct run *r = t->run;
 	char *err = NULL, *why = NULL;
-	const char *edited;
 
 	if (task_prepare(s, t, &err) == -1) {
 		free(err);	/* an input yet to be made: judged later */
 		return;
 	}
-	edited = r->edited;
-	if (!task_uptodate(s, t, &why) && strncmp(why, "its request "
-	    "changed", 19) == 0) {
-		r->certain = 1;
-		free(r->why);
-		xasprintf(&r->why, "%s (and it depends on '%s', which will "
-		    "change)", why, t->deps[k]->name);
-	}
-	r->edited = edited;
+	if (key_locked(s, t))
+		return;
+	r->certain = 1;
+	(void)task_uptodate(s, t, &why);	/* for the first difference */
+	free(r->why);
+	xasprintf(&r->why, "%s (and it depends on '%s', which will change)",
+	    why != NULL ? why : "its request changed", t->deps[k]->name);
 	free(why);
 }
 
@@ -622,23 +631,58 @@ dry_tier(struct dry_tier *v, size_t *n, const char *tier)
 	return &v[(*n)++];
 }
 
+/* What -n adds up over the tasks. */
+struct dry_totals {
+	struct dry_tier	*tiers;		/* room for one per task */
+	size_t		 ntiers;
+	size_t		 nask, nlater, ncache;
+	long		 in, out;
+	double		 cost;
+	int		 unknown;	/* some price is not known */
+};
+
+/* Estimate t (which may be asked) into *est and add it to the totals;
+ * 1 when it will be asked, 0 when only if what it reads changes. */
+static int
+dry_count(struct sched *s, struct task *t, struct dry_totals *dt,
+    struct estimate *est)
+{
+	struct run *r = t->run;
+	struct dry_tier *ts;
+	int sure = r->need == NEED_REQUEST || r->certain;
+
+	estimate(s, t, est);
+	dt->in += est->in;
+	dt->out += est->out;
+	ts = dry_tier(dt->tiers, &dt->ntiers, r->spec != NULL &&
+	    r->spec->tier != NULL ? r->spec->tier : "?");
+	if (est->cost < 0)
+		dt->unknown = ts->unknown = 1;
+	else {
+		dt->cost += est->cost;
+		ts->cost += est->cost;
+	}
+	if (sure)
+		dt->nask++;
+	else
+		dt->nlater++;
+	return sure;
+}
+
 /* -n: say what would happen to each task, and what it would cost, on
  * stdout. */
 static int
 sched_dry_run(struct sched *s)
 {
-	struct dry_tier *tiers, *ts;
-	size_t ntiers = 0;
+	struct dry_totals dt = { 0 };
 	struct estimate est;
 	struct buf b = { 0 };
 	struct task *t;
 	struct run *r;
-	size_t i, n = 0, nask = 0, nlater = 0, ncache = 0;
-	long in = 0, out = 0;
-	double cost = 0;
-	int unknown = 0;
+	size_t i, n = 0;
+	int sure;
 
-	tiers = xcalloc(s->dag->norder + 1, sizeof(*tiers));
+	dt.tiers = xcalloc(s->dag->norder + 1, sizeof(*dt.tiers));
 	for (i = 0; i < s->dag->norder; i++) {
 		t = s->dag->order[i];
 		r = t->run;
@@ -652,35 +696,21 @@ sched_dry_run(struct sched *s)
 		case NEED_CACHE:
 			printf("restore %s from the cache (free): %s\n",
 			    t->name, r->why);
-			ncache++;
+			dt.ncache++;
 			break;
 		case NEED_REQUEST:
 		case NEED_LATER:
-			estimate(s, t, &est);
+			sure = dry_count(s, t, &dt, &est);
 			buf_printf(&b, "about %ld tokens in, at most %ld out, ",
 			    est.in, est.out);
 			cost_text(&b, est.cost);
-			if (r->need == NEED_REQUEST || r->certain)
+			if (sure)
 				printf("ask the %s tier (%s:%s) for %s: %s; "
 				    "%s\n", r->spec->tier, r->spec->provider,
 				    r->spec->model, t->name, r->why, b.data);
 			else
 				printf("maybe ask for %s: %s; if asked, %s\n",
 				    t->name, r->why, b.data);
-			in += est.in;
-			out += est.out;
-			ts = dry_tier(tiers, &ntiers, r->spec->tier ?
-			    r->spec->tier : "?");
-			if (est.cost < 0)
-				unknown = ts->unknown = 1;
-			else {
-				cost += est.cost;
-				ts->cost += est.cost;
-			}
-			if (r->need == NEED_REQUEST || r->certain)
-				nask++;
-			else
-				nlater++;
 			break;
 		case NEED_ERROR:
 			printf("cannot ask for %s: %s\n", t->name, r->why);
@@ -699,19 +729,19 @@ sched_dry_run(struct sched *s)
 	if (n == 0) {
 		log_status("nothing to do: %zu task%s up to date", s->nprompt,
 		    s->nprompt == 1 ? "" : "s");
-		free(tiers);
+		free(dt.tiers);
 		return 0;
 	}
 	printf("would ask %zu task%s (and %zu more if what they read "
 	    "changes), restore %zu from the cache for free; about %ld tokens "
-	    "in, at most %ld out, at most $%.4f%s", nask, nask == 1 ? "" :
-	    "s", nlater, ncache, in, out, cost, unknown ?
-	    " and some of unknown price" : "");
-	for (i = 0; i < ntiers; i++)
-		printf("%s%s $%.4f%s", i ? ", " : " (", tiers[i].tier,
-		    tiers[i].cost, tiers[i].unknown ? "+?" : "");
-	printf("%s\n", ntiers ? ")" : "");
-	free(tiers);
+	    "in, at most %ld out, at most $%.4f%s", dt.nask, dt.nask == 1 ?
+	    "" : "s", dt.nlater, dt.ncache, dt.in, dt.out, dt.cost,
+	    dt.unknown ? " and some of unknown price" : "");
+	for (i = 0; i < dt.ntiers; i++)
+		printf("%s%s $%.4f%s", i ? ", " : " (", dt.tiers[i].tier,
+		    dt.tiers[i].cost, dt.tiers[i].unknown ? "+?" : "");
+	printf("%s\n", dt.ntiers ? ")" : "");
+	free(dt.tiers);
 	return 0;
 }
 
@@ -723,17 +753,15 @@ sched_dry_json(struct sched *s)
 {
 	static const char *const needs[] = { "up_to_date", "cache",
 	    "request", "later", "error", "refused" };
-	struct dry_tier *tiers, *ts;
+	struct dry_totals dt = { 0 };
 	struct estimate est;
 	json_t *o, *tasks, *jt, *jtiers;
 	struct task *t;
 	struct run *r;
-	size_t i, ntiers = 0, nask = 0, nlater = 0, ncache = 0, nup = 0;
-	long in = 0, out = 0;
-	double cost = 0;
-	int unknown = 0, bad;
+	size_t i, nup = 0;
+	int bad;
 
-	tiers = xcalloc(s->dag->norder + 1, sizeof(*tiers));
+	dt.tiers = xcalloc(s->dag->norder + 1, sizeof(*dt.tiers));
 	tasks = json_array();
 	for (i = 0; i < s->dag->norder; i++) {
 		t = s->dag->order[i];
@@ -747,9 +775,9 @@ sched_dry_json(struct sched *s)
 		jt = json_pack("{s:s, s:s, s:s?}", "name", t->name, "need",
 		    r->certain ? "request" : needs[r->need], "why", r->why);
 		if (r->need == NEED_CACHE)
-			ncache++;
+			dt.ncache++;
 		if (r->need == NEED_REQUEST || r->need == NEED_LATER) {
-			estimate(s, t, &est);
+			dry_count(s, t, &dt, &est);
 			json_object_set_new(jt, "tier",
 			    json_string(r->spec->tier));
 			json_object_set_new(jt, "model",
@@ -760,19 +788,6 @@ sched_dry_json(struct sched *s)
 			    json_integer(est.out));
 			json_object_set_new(jt, "max_cost_usd", est.cost < 0 ?
 			    json_null() : json_real(est.cost));
-			in += est.in;
-			out += est.out;
-			ts = dry_tier(tiers, &ntiers, r->spec->tier);
-			if (est.cost < 0)
-				unknown = ts->unknown = 1;
-			else {
-				cost += est.cost;
-				ts->cost += est.cost;
-			}
-			if (r->need == NEED_REQUEST || r->certain)
-				nask++;
-			else
-				nlater++;
 		}
 		if (r->need == NEED_REFUSED)
 			json_object_set_new(jt, "edited",
@@ -780,19 +795,20 @@ sched_dry_json(struct sched *s)
 		json_array_append_new(tasks, jt);
 	}
 	jtiers = json_array();
-	for (i = 0; i < ntiers; i++)
+	for (i = 0; i < dt.ntiers; i++)
 		json_array_append_new(jtiers, json_pack("{s:s, s:o}", "tier",
-		    tiers[i].tier, "max_cost_usd", tiers[i].unknown ?
-		    json_null() : json_real(tiers[i].cost)));
-	free(tiers);
+		    dt.tiers[i].tier, "max_cost_usd", dt.tiers[i].unknown ?
+		    json_null() : json_real(dt.tiers[i].cost)));
+	free(dt.tiers);
 	o = json_pack("{s:b, s:b, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, "
 	    "s:I, s:o}, s:o}", "dry_run", 1, "up_to_date", json_array_size(
 	    tasks) == 0, "tasks", tasks, "totals",
 	    "tasks", (json_int_t)s->nprompt, "up_to_date", (json_int_t)nup,
-	    "ask", (json_int_t)nask, "maybe_ask", (json_int_t)nlater,
-	    "cached", (json_int_t)ncache, "input_tokens", (json_int_t)in,
-	    "max_output_tokens", (json_int_t)out, "max_cost_usd", unknown ?
-	    json_null() : json_real(cost), "tiers", jtiers);
+	    "ask", (json_int_t)dt.nask, "maybe_ask", (json_int_t)dt.nlater,
+	    "cached", (json_int_t)dt.ncache, "input_tokens",
+	    (json_int_t)dt.in, "max_output_tokens", (json_int_t)dt.out,
+	    "max_cost_usd", dt.unknown ? json_null() : json_real(dt.cost),
+	    "tiers", jtiers);
 	if (o == NULL) {
 		log_error("cannot encode the --json report (a name is not "
 		    "UTF-8)");
@@ -1994,7 +2010,7 @@ sched_run(struct plan *p, struct dag *d, const struct sched_opts *o)
 	struct run *r;
 	double t0 = now_mono();
 	char *bdir, *err = NULL;
-	size_t i;
+	size_t i, nstale;
 	int rc = 0;
 
 	if (sched_init(&s, p, d, o) == -1) {
@@ -2002,18 +2018,17 @@ sched_run(struct plan *p, struct dag *d, const struct sched_opts *o)
 		return 2;
 	}
 	sched_assess(&s);
-	for (i = 0; i < d->norder; i++) {
+	for (i = nstale = 0; i < d->norder; i++) {
 		r = d->order[i]->run;
-		if (r->need != NEED_NOTHING)
+		if (r->need != NEED_NOTHING) {
 			r->ask = xcalloc(1, sizeof(*r->ask));
+			nstale++;
+		}
 	}
 	/* The recorded durations weigh only tasks that will run: a no-op
 	 * reads none.  (Only those tasks record new ones, so nothing is
 	 * lost by not loading them.) */
-	for (i = 0; i < d->norder; i++)
-		if (((struct run *)d->order[i]->run)->need != NEED_NOTHING)
-			break;
-	if (i < d->norder) {
+	if (nstale > 0) {
 		xasprintf(&bdir, "%s/durations", o->statedir);
 		prio_durations_load(&s.durations, bdir);
 		free(bdir);
@@ -2022,10 +2037,7 @@ sched_run(struct plan *p, struct dag *d, const struct sched_opts *o)
 		dag_forget_stats(d);
 	}
 	if (o->dry_run || o->question) {
-		for (i = 0; i < d->norder; i++)
-			if (((struct run *)d->order[i]->run)->need !=
-			    NEED_NOTHING)
-				rc = 1;
+		rc = nstale > 0;
 		if (o->explain)
 			sched_explain(&s);
 		else if (o->dry_run && o->json)
@@ -2054,12 +2066,10 @@ sched_run(struct plan *p, struct dag *d, const struct sched_opts *o)
 	sigaction(SIGHUP, &sa, NULL);	/* a closed terminal: as SIGTERM */
 	sa.sa_handler = SIG_IGN;	/* a command that stops reading */
 	sigaction(SIGPIPE, &sa, NULL);
-	/* libcurl is set up only when something may have to be asked (a
-	 * batch in progress means its tasks are not up to date either). */
-	for (i = 0; i < d->norder; i++)
-		if (((struct run *)d->order[i]->run)->need != NEED_NOTHING)
-			break;
-	if (i < d->norder) {
+	/* The provider only when something may have to be asked (a batch
+	 * in progress means its tasks are not up to date either); libcurl
+	 * itself is loaded with the first transfer. */
+	if (nstale > 0) {
 		s.prov = provider_new(o->jobs);
 		xasprintf(&bdir, "%s/batches", o->statedir);
 		s.bhttp = http_new();
