@@ -1,9 +1,9 @@
-/* keyhash: the request key computed by streaming its canonical JSON
- * text (members sorted, no white space, jansson's escapes) straight
- * into SHA-256, with no JSON tree and no text built: the same bytes,
- * and so the same key, as dumping the tree with jansson, at a fraction
- * of the cost.  A no-op run computes one key per task, or finds it in
- * the memo of keymemo.h. */
+/* keyhash: the request key, the SHA-256 of its canonical JSON text
+ * (members sorted, no white space, jansson's escapes) written straight
+ * into one reused buffer, with no JSON tree: the same bytes, and so the
+ * same key, as dumping the tree with jansson, at a fraction of the
+ * cost.  The text's fingerprint is looked up in the memo of keymemo.h
+ * first, so that a no-op hashes none of its unchanged requests. */
 #ifndef PM_KEYHASH_H
 #define PM_KEYHASH_H
 

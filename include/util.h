@@ -61,6 +61,11 @@ void	*smap_get(const struct smap *m, const char *key);
 void	*smap_getn(const struct smap *m, const char *key, size_t n);
 /* Store val under key, replacing any old value; returns the old value. */
 void	*smap_put(struct smap *m, const char *key, void *val);
+/* Whether a store read back by cursor (the hash store, the key memo)
+ * was looked up so far out of its saved order that it is worth saving
+ * again in the new one: misses lookups the cursor did not answer, of
+ * used records. */
+int	 order_drifted(size_t misses, size_t used);
 /* Make room for n keys in all, so that as many puts do not grow the
  * table.  Filling a table from another one's slot order while it grows
  * piles keys into long runs; reserving first avoids that. */

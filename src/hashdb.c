@@ -338,7 +338,7 @@ hashdb_save(struct hashdb *db, const char *path,
 
 	/* Saved again when the order of lookups drifted from the file's,
 	 * so that the next run finds its records in order. */
-	if (!db->dirty && (db->misses <= 64 || db->misses * 8 <= db->nused))
+	if (!db->dirty && !order_drifted(db->misses, db->nused))
 		return 0;
 	log_debug(LOG_STATE, "%s: saved (%s; %zu records used, %zu lookups "
 	    "out of order)", path, db->dirty ? "changed" : "reordered",

@@ -341,7 +341,7 @@ keymemo_save(struct keymemo *km, const char *path, char **errp)
 	int rc;
 
 	/* Nothing new, and asked in the file's order: the file stands. */
-	if (km->added == 0 && (km->misses <= 64 || km->misses * 8 <= km->nused))
+	if (km->added == 0 && !order_drifted(km->misses, km->nused))
 		return 0;
 	keep = 2 * km->nused + 1024;	/* the unused: up to nused + 1024 */
 	buf_grow(&b, HEADER_LEN + (km->nused + km->nloaded) * ENTRY_LEN + 16);

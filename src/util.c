@@ -277,6 +277,13 @@ smap_resize(struct smap *m)
 	smap_resize_to(m, m->cap ? m->cap * 2 : 16);
 }
 
+int
+order_drifted(size_t misses, size_t used)
+{
+	/* A few new or moved files cost a few misses: not worth a write. */
+	return misses > 64 && misses * 8 > used;
+}
+
 void
 smap_reserve(struct smap *m, size_t n)
 {
