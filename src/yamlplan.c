@@ -541,42 +541,6 @@ value(struct yamlplan *y, yaml_node_t *n, const char *what, int list)
 	return buf_detach(&b);
 }
 
-/* vars: NAME: value, assigned as a Planfile's "NAME = value". */
-static void
-load_vars(struct yamlplan *y, yaml_node_t *n)
-{
-	struct smap seen = { 0 };
-	yaml_node_pair_t *pr;
-	const char *name;
-	struct loc l;
-	char *v;
-
-	if (is_null(n))
-		return;
-	if (n->type != YAML_MAPPING_NODE) {
-		if (room(y))
-			diag_error(node_loc(y, n, &l), "'vars' must be a "
-			    "mapping of names to values, not %s", kind(n));
-		return;
-	}
-	for (pr = n->data.mapping.pairs.start;
-	    pr < n->data.mapping.pairs.top && room(y); pr++) {
-		if ((name = pair_key(y, n, pr, &seen)) == NULL)
-			continue;
-		node_loc(y, node(y, pr->key), &l);
-		if (!plan_is_name(name, strlen(name))) {
-			diag_error(&l, "invalid variable name '%s'", name);
-			continue;
-		}
-		if ((v = value(y, node(y, pr->value), "a variable's value",
-		    0)) == NULL)
-			continue;
-		plan_set_var(y->p, name, v, VAR_FILE, 0, &l);
-		free(v);
-	}
-	smap_free(&seen);
-}
-
 /* Report a key that names no setting. */
 static void
 unknown_setting(struct yamlplan *y, const yaml_node_t *k, const char *name)
@@ -594,10 +558,11 @@ unknown_setting(struct yamlplan *y, const yaml_node_t *k, const char *name)
 		diag_error(&l, "unknown setting '%s'", name);
 }
 
-/* settings: NAME: value for the whole plan, as a Planfile's global
- * "NAME = value" of a setting. */
+/* vars: (settings: when settings is set) NAME: value, each assigned as
+ * a Planfile's "NAME = value"; a setting's name must be one planmake
+ * knows, and its value applies to the whole plan. */
 static void
-load_settings(struct yamlplan *y, yaml_node_t *n)
+load_assignments(struct yamlplan *y, yaml_node_t *n, int settings)
 {
 	struct smap seen = { 0 };
 	yaml_node_pair_t *pr;
@@ -609,23 +574,30 @@ load_settings(struct yamlplan *y, yaml_node_t *n)
 		return;
 	if (n->type != YAML_MAPPING_NODE) {
 		if (room(y))
-			diag_error(node_loc(y, n, &l), "'settings' must be a "
-			    "mapping of settings to values, not %s", kind(n));
+			diag_error(node_loc(y, n, &l), "'%s' must be a "
+			    "mapping of %s to values, not %s", settings ?
+			    "settings" : "vars", settings ? "settings" :
+			    "names", kind(n));
 		return;
 	}
 	for (pr = n->data.mapping.pairs.start;
 	    pr < n->data.mapping.pairs.top && room(y); pr++) {
 		if ((name = pair_key(y, n, pr, &seen)) == NULL)
 			continue;
-		if (!plan_is_setting(name)) {
+		node_loc(y, node(y, pr->key), &l);
+		if (settings && !plan_is_setting(name)) {
 			unknown_setting(y, node(y, pr->key), name);
 			continue;
 		}
-		if ((v = value(y, node(y, pr->value), "a setting's value",
+		if (!settings && !plan_is_name(name, strlen(name))) {
+			diag_error(&l, "invalid variable name '%s'", name);
+			continue;
+		}
+		if ((v = value(y, node(y, pr->value), settings ?
+		    "a setting's value" : "a variable's value", settings &&
 		    strcmp(name, "context") == 0)) == NULL)
 			continue;
-		plan_set_var(y->p, name, v, VAR_FILE, 0,
-		    node_loc(y, node(y, pr->key), &l));
+		plan_set_var(y->p, name, v, VAR_FILE, 0, &l);
 		free(v);
 	}
 	smap_free(&seen);
@@ -1065,9 +1037,9 @@ load_root(struct yamlplan *y, yaml_node_t *root)
 	}
 	smap_free(&seen);
 	if (part[0] != NULL)
-		load_vars(y, part[0]);
+		load_assignments(y, part[0], 0);
 	if (part[1] != NULL)
-		load_settings(y, part[1]);
+		load_assignments(y, part[1], 1);
 	if (part[2] != NULL)
 		load_phony(y, part[2]);
 	if (part[3] != NULL)
