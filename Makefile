@@ -91,7 +91,7 @@ build/fuzz/%.o: src/%.c $(HDR)
 	$(FUZZCC) -O1 -g $(FUZZSAN) -fsanitize=fuzzer-no-link $(PMCFLAGS) \
 	    $(EXTRA_CFLAGS) -c -o $@ $<
 
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZOBJ)
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZOBJ)
 	$(FUZZCC) -O1 -g $(FUZZSAN) -fsanitize=fuzzer $(PMCFLAGS) \
 	    $(EXTRA_CFLAGS) -o $@ $< $(FUZZOBJ) $(PKGLIBS)
 

@@ -10,32 +10,10 @@
 top=$(cd "$(dirname "$0")/../.." && pwd)
 PLANMAKE=${PLANMAKE:-$top/planmake}
 FAKELLM=${FAKELLM:-$top/build/fakellm}
-T=$(mktemp -d /tmp/planmake-bench.XXXXXX)
-FAKEPID=
+# A scratch directory, start_fake/stop_fake and makespan_plan come from
+# the command-line tests' library (which honours PLANMAKE above).
+. "$top/tests/cli/lib.sh"
 fail=0
-trap 'stop_fake; rm -rf "$T"' EXIT
-
-start_fake() {
-	rm -f "$T/port"
-	: >"$T/fake.log"
-	"$FAKELLM" --port-file "$T/port" --log "$T/fake.log" "$@" \
-	    2>"$T/fake.err" &
-	FAKEPID=$!
-	for _ in $(seq 1 200); do
-		[ -s "$T/port" ] && break
-		sleep 0.02
-	done
-	export ANTHROPIC_BASE_URL="http://127.0.0.1:$(cat "$T/port")"
-	export ANTHROPIC_API_KEY=bench-key
-}
-
-stop_fake() {
-	if [ -n "$FAKEPID" ]; then
-		kill "$FAKEPID" 2>/dev/null
-		wait "$FAKEPID" 2>/dev/null
-		FAKEPID=
-	fi
-}
 
 # verdict NAME RATIO LIMIT: print the ratio and whether it passed.
 verdict() {
@@ -74,27 +52,7 @@ verdict "1000 tasks at -j64 against 3.2 s" "$(awk "BEGIN { printf \"%.3f\", $wal
 
 # Case 2: the makespan of a long chain among short tasks.
 mkdir -p "$T/chain"
-{
-	echo 'all: long6.txt short.stamp'
-	echo '.PHONY: all short.stamp'
-	printf 'short.stamp:'
-	for i in $(seq 1 30); do printf ' s%s.txt' "$i"; done
-	echo
-	for i in $(seq 1 30); do
-		echo "s$i.txt:"
-		printf '\tShort task %s.\n' "$i"
-	done
-	echo 'long1.txt:'
-	printf '\tLong step 1.\n'
-	for i in 2 3 4 5 6; do
-		echo "long$i.txt: long$((i - 1)).txt"
-		printf '\tLong step %s.\n' "$i"
-	done
-} >"$T/chain/Planfile"
-cat >"$T/script.json" <<'JS'
-[{"match": "Long step", "delay_ms": 300},
- {"match": "Short task", "delay_ms": 100}]
-JS
+makespan_plan "$T/chain"
 start_fake --script "$T/script.json"
 t0=$(date +%s.%N)
 (cd "$T/chain" && "$PLANMAKE" -s -j4) 2>"$T/chain.err"

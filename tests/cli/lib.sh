@@ -37,6 +37,34 @@ check() {	# check NAME COMMAND...: ok when the command succeeds
 	if "$@"; then ok "$name"; else not_ok "$name" "failed: $*"; fi
 }
 
+# makespan_plan DIR: the makespan case, a chain of 6 tasks at 300 ms and
+# 30 independent ones at 100 ms, the chain last in the plan (a FIFO
+# queue would start it last): DIR/Planfile, and $T/script.json for
+# start_fake --script.
+makespan_plan() {
+	{
+		echo 'all: long6.txt short.stamp'
+		echo '.PHONY: all short.stamp'
+		printf 'short.stamp:'
+		for i in $(seq 1 30); do printf ' s%s.txt' "$i"; done
+		echo
+		for i in $(seq 1 30); do
+			echo "s$i.txt:"
+			printf '\tShort task %s.\n' "$i"
+		done
+		echo 'long1.txt:'
+		printf '\tLong step 1.\n'
+		for i in 2 3 4 5 6; do
+			echo "long$i.txt: long$((i - 1)).txt"
+			printf '\tLong step %s.\n' "$i"
+		done
+	} >"$1/Planfile"
+	cat >"$T/script.json" <<'JS'
+[{"match": "Long step", "delay_ms": 300},
+ {"match": "Short task", "delay_ms": 100}]
+JS
+}
+
 # start_fake [fakellm options]: start a fakellm logging to $T/fake.log,
 # point planmake at it and set a key.
 start_fake() {

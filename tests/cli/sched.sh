@@ -22,30 +22,8 @@ print(" ".join(t for r in rs[:int(sys.argv[2])] for t in r["targets"]))
 PY
 }
 
-# A chain of 6 tasks at 300 ms and 30 independent ones at 100 ms, the
-# chain last in the plan (a FIFO queue would start it last).
 mkdir -p "$T/w"
-{
-	echo 'all: long6.txt short.stamp'
-	echo '.PHONY: all short.stamp'
-	printf 'short.stamp:'
-	for i in $(seq 1 30); do printf ' s%s.txt' "$i"; done
-	echo
-	for i in $(seq 1 30); do
-		echo "s$i.txt:"
-		printf '\tShort task %s.\n' "$i"
-	done
-	echo 'long1.txt:'
-	printf '\tLong step 1.\n'
-	for i in 2 3 4 5 6; do
-		echo "long$i.txt: long$((i - 1)).txt"
-		printf '\tLong step %s.\n' "$i"
-	done
-} >"$T/w/Planfile"
-cat >"$T/script.json" <<'JS'
-[{"match": "Long step", "delay_ms": 300},
- {"match": "Short task", "delay_ms": 100}]
-JS
+makespan_plan "$T/w"
 start_fake --script "$T/script.json"
 pm -j4
 check "makespan plan builds" test $? -eq 0
